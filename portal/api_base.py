@@ -1,0 +1,41 @@
+"""Base classes for every API view: the tenant scope is entered right after DRF authenticates.
+
+Subclasses build their queryset in `scoped_queryset()` from a ScopedManager model or a selector
+that applies the active scope; overriding `get_queryset` is refused at class creation, so the
+scope cannot be skipped by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import mixins, viewsets
+from rest_framework.request import Request
+
+from portal.tenancy import activate_scope_for
+
+
+class TenantScopedAPIMixin:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        activate_scope_for(request.user)
+
+
+class ScopedGenericViewSet(TenantScopedAPIMixin, viewsets.GenericViewSet):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides get_queryset: implement scoped_queryset() instead."
+            )
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.scoped_queryset()
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        raise NotImplementedError
+
+
+class ScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGenericViewSet):
+    pass

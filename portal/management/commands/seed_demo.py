@@ -1,0 +1,21 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from portal.demo import DEMO_PASSWORD, build_demo_world
+
+
+class Command(BaseCommand):
+    help = "Builds the demo world (idempotent: running it twice changes nothing)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--logins", action="store_true", help="Only print the demo logins.")
+
+    def handle(self, *args: Any, logins: bool = False, **options: Any) -> None:
+        accounts = build_demo_world()
+        if not logins:
+            self.stdout.write(self.style.SUCCESS(f"Demo world ready ({len(accounts)} logins)."))
+            return
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for account in accounts:
+            self.stdout.write(f"  {account.email:<45} {account.role:<16} {account.organisation}")

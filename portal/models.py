@@ -1,0 +1,225 @@
+"""Organisations, users, broker mandates, notifications and the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+
+class OrganisationKind(models.TextChoices):
+    INSURER = "insurer", _("Assureur")
+    POLICYHOLDER = "policyholder", _("Assuré (grossiste)")
+    BROKER = "broker", _("Courtier")
+
+
+class Role(models.TextChoices):
+    # insurer staff
+    ARBITER = "arbiter", _("Arbitre")
+    SENIOR_ARBITER = "senior_arbiter", _("Arbitre senior")
+    CLAIMS_HANDLER = "claims_handler", _("Gestionnaire sinistres")
+    FINANCE_OPS = "finance_ops", _("Opérations financières")
+    ADMIN = "admin", _("Administrateur")
+    # policyholder users
+    CREDIT_MANAGER = "credit_manager", _("Credit manager")
+    FINANCE = "finance", _("Finance")
+    ORG_ADMIN = "org_admin", _("Administrateur de l'organisation")
+    # broker users
+    BROKER = "broker", _("Courtier")
+
+
+ROLES_BY_KIND: dict[str, set[str]] = {
+    OrganisationKind.INSURER: {
+        Role.ARBITER,
+        Role.SENIOR_ARBITER,
+        Role.CLAIMS_HANDLER,
+        Role.FINANCE_OPS,
+        Role.ADMIN,
+    },
+    OrganisationKind.POLICYHOLDER: {Role.CREDIT_MANAGER, Role.FINANCE, Role.ORG_ADMIN},
+    OrganisationKind.BROKER: {Role.BROKER},
+}
+
+
+class Organisation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("type"), max_length=20, choices=OrganisationKind.choices)
+    name = models.CharField(_("raison sociale"), max_length=200)
+    siren = models.CharField(_("SIREN"), max_length=9, blank=True)
+    address = models.TextField(_("adresse"), blank=True)
+    dedicated_arbiter = models.ForeignKey(
+        "portal.User",
+        verbose_name=_("arbitre dédié"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="dedicated_policyholders",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["siren"], condition=~Q(siren=""), name="organisation_siren_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=OrganisationKind.POLICYHOLDER) | Q(dedicated_arbiter__isnull=True),
+                name="organisation_arbiter_only_for_policyholders",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_insurer(self) -> bool:
+        return self.kind == OrganisationKind.INSURER
+
+    @property
+    def is_policyholder(self) -> bool:
+        return self.kind == OrganisationKind.POLICYHOLDER
+
+    @property
+    def is_broker(self) -> bool:
+        return self.kind == OrganisationKind.BROKER
+
+
+class User(AbstractUser):
+    email = models.EmailField(_("e-mail"), unique=True)
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    role = models.CharField(_("rôle"), max_length=20, choices=Role.choices, blank=True)
+    authority_amount = models.DecimalField(
+        _("pouvoir de décision (EUR)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Montant de top-up au-delà duquel une contre-signature senior est requise."),
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("utilisateur")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    @property
+    def is_insurer_staff(self) -> bool:
+        return self.organisation is not None and self.organisation.is_insurer
+
+    @property
+    def is_arbiter(self) -> bool:
+        return self.is_insurer_staff and self.role in {Role.ARBITER, Role.SENIOR_ARBITER}
+
+
+class Mandate(models.Model):
+    """A broker's mandate for a policyholder: valid from `starts_on` to `ends_on` inclusive."""
+
+    broker = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="mandates",
+        limit_choices_to={"kind": OrganisationKind.BROKER},
+    )
+    policyholder = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="broker_mandates",
+        limit_choices_to={"kind": OrganisationKind.POLICYHOLDER},
+    )
+    starts_on = models.DateField(_("début"))
+    ends_on = models.DateField(_("fin"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mandat de courtage")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="mandate_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broker} → {self.policyholder}"
+
+    def is_current(self, on: date) -> bool:
+        return self.starts_on <= on and (self.ends_on is None or on <= self.ends_on)
+
+
+class TenantOwned(models.Model):
+    """Base for every row a policyholder owns.
+
+    The default manager fails closed: a query outside a `django_scopes.scope(policyholder=...)`
+    raises `ScopeError`. The scope is entered once per request by `portal.tenancy`, and by tasks
+    and commands from the ids they are given; `django_scopes.scopes_disabled()` is the one,
+    explicitly named, bypass.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    policyholder = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": OrganisationKind.POLICYHOLDER},
+    )
+
+    objects = ScopedManager(policyholder="policyholder")
+
+    class Meta:
+        abstract = True
+
+
+class Notification(models.Model):
+    """An in-app message for one user; e-mails carry the same text."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["recipient", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class AuditEvent(models.Model):
+    """Who did what, when and why. Written by the service that makes the change."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True)
+    policyholder = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

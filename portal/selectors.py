@@ -1,0 +1,46 @@
+"""Reads for the portal. Organisations are not a ScopedManager model (sign-in needs them), so
+every read of policyholders goes through `visible_policyholders`, which applies the active scope."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_scopes import ScopeError
+from django_scopes.state import get_scope
+
+from portal.models import Notification, Organisation, OrganisationKind, User
+
+
+def active_policyholder_scope() -> list | None:
+    """The policyholder ids of the active scope; raises if no scope is active (fail closed)."""
+    current = get_scope()
+    if not current.get("_enabled", True):
+        return None
+    if "policyholder" not in current:
+        raise ScopeError("A scope on dimension(s) policyholder needs to be active for this query.")
+    return current["policyholder"]
+
+
+def visible_policyholders() -> QuerySet[Organisation]:
+    queryset = Organisation.objects.filter(kind=OrganisationKind.POLICYHOLDER)
+    ids = active_policyholder_scope()
+    if ids is not None:
+        queryset = queryset.filter(pk__in=ids)
+    return queryset.select_related("dedicated_arbiter")
+
+
+def policyholders_for_backoffice(*, user: User) -> QuerySet[Organisation]:
+    """The arbiter's own policyholders first, then the others."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return visible_policyholders().order_by(
+        Case(
+            When(dedicated_arbiter=user, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+        "name",
+    )
+
+
+def notifications_for(*, user: User, limit: int = 50) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user)[:limit]

@@ -1,0 +1,39 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("bench/bare", views.bare_json, name="bench_bare"),
+    path("no-organisation/", views.no_organisation, name="no_organisation"),
+    path("portal/", views.dashboard, name="dashboard"),
+    path("broker/", views.broker_clients, name="broker_clients"),
+    path("backoffice/", views.backoffice, name="backoffice"),
+    path("finance/", views.finance_home, name="finance_home"),
+    path("notifications/", views.notifications, name="notifications"),
+    path(
+        "policyholders/<uuid:policyholder_id>/",
+        views.policyholder_detail,
+        name="policyholder_detail",
+    ),
+    path("contracts/<uuid:contract_id>/", views.contract_detail, name="contract_detail"),
+]

@@ -1,0 +1,120 @@
+"""Home pages per role, the policyholder overview, notifications and the health check."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal import selectors
+from portal.models import OrganisationKind, Role
+from portal.permissions import INSURER_BACKOFFICE_ROLES, allowed, role_home
+from underwriting.models import Contract
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect(role_home(request.user))  # type: ignore[arg-type]
+
+
+@login_required
+def no_organisation(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/no_organisation.html", status=403)
+
+
+@allowed(kinds=[OrganisationKind.POLICYHOLDER])
+def dashboard(request: HttpRequest) -> HttpResponse:
+    organisation = request.user.organisation  # type: ignore[union-attr]
+    contracts = Contract.objects.filter(policyholder=organisation)
+    return render(
+        request,
+        "portal/dashboard.html",
+        {"organisation": organisation, "contracts": contracts},
+    )
+
+
+@allowed(kinds=[OrganisationKind.BROKER])
+def broker_clients(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/broker_clients.html",
+        {"policyholders": selectors.visible_policyholders()},
+    )
+
+
+@allowed(kinds=[OrganisationKind.INSURER], roles=INSURER_BACKOFFICE_ROLES)
+def backoffice(request: HttpRequest) -> HttpResponse:
+    policyholders = selectors.policyholders_for_backoffice(user=request.user)  # type: ignore[arg-type]
+    return render(request, "portal/backoffice.html", {"policyholders": policyholders})
+
+
+@allowed(kinds=[OrganisationKind.INSURER], roles=[Role.FINANCE_OPS, Role.ADMIN])
+def finance_home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/finance_home.html",
+        {"contracts": Contract.objects.select_related("policyholder").order_by("number")},
+    )
+
+
+@login_required
+def policyholder_detail(request: HttpRequest, policyholder_id: str) -> HttpResponse:
+    policyholder = get_object_or_404(selectors.visible_policyholders(), pk=policyholder_id)
+    contracts = Contract.objects.filter(policyholder=policyholder)
+    return render(
+        request,
+        "portal/policyholder_detail.html",
+        {"policyholder": policyholder, "contracts": contracts},
+    )
+
+
+@login_required
+def contract_detail(request: HttpRequest, contract_id: str) -> HttpResponse:
+    contract = get_object_or_404(Contract.objects.select_related("policyholder"), pk=contract_id)
+    return render(request, "portal/contract_detail.html", {"contract": contract})
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/notifications.html",
+        {"notifications": selectors.notifications_for(user=request.user)},  # type: ignore[arg-type]
+    )
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when PostgreSQL and the Celery broker answer, 503 otherwise."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - any failure means "not healthy"
+        checks["database"] = f"error: {type(error).__name__}"
+    try:
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        client.ping()
+        client.close()
+        checks["broker"] = "ok"
+    except Exception as error:  # noqa: BLE001
+        checks["broker"] = f"error: {type(error).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+    )
+
+
+def bare_json(request: HttpRequest) -> JsonResponse:
+    """The yardstick for benchmarks: a Django view that touches nothing."""
+    return JsonResponse({"ok": True})

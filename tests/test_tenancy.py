@@ -1,0 +1,146 @@
+"""Tenants cannot see each other: every route that takes an object id answers 404 to outsiders.
+
+The routes are discovered from the URL configuration, so a new route is covered the day it is
+added; a route this file cannot build an object for fails the test until `OBJECTS` learns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RegexPattern, RoutePattern
+from django_scopes import ScopeError, scopes_disabled
+
+from tests.conftest import Tenant, World, client_for
+from underwriting.models import Contract
+
+# Route kwargs that never designate a tenant's object.
+NON_OBJECT_KWARGS = {"format", "uidb64", "token", "app_label", "object_id", "url"}
+
+# How to build, for a tenant, the object a route's id designates. Keyed by kwarg name, or by
+# "<url name>:<kwarg>" where the kwarg name alone is ambiguous (DRF's `pk`).
+ObjectFor = Callable[[World, Tenant], Any]
+OBJECTS: dict[str, ObjectFor] = {
+    "policyholder_id": lambda world, tenant: tenant.organisation.pk,
+    "contract_id": lambda world, tenant: tenant.contract.pk,
+    "policyholder-detail:pk": lambda world, tenant: tenant.organisation.pk,
+    "contract-detail:pk": lambda world, tenant: tenant.contract.pk,
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    path: str
+    kwargs: tuple[str, ...]
+
+
+def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if namespace == "" and entry.app_name == "admin":
+                continue  # Django admin: insurer superusers only, tested separately.
+            child_ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), child_ns)
+        elif isinstance(entry, URLPattern):
+            pattern = entry.pattern
+            if isinstance(pattern, RoutePattern):
+                names = tuple(pattern.converters)
+            elif isinstance(pattern, RegexPattern):
+                names = tuple(pattern.regex.groupindex)
+            else:  # pragma: no cover
+                names = ()
+            object_kwargs = tuple(name for name in names if name not in NON_OBJECT_KWARGS)
+            if object_kwargs:
+                yield Route(f"{namespace}{entry.name}", prefix + str(pattern), object_kwargs)
+
+
+ROUTES = sorted(set(walk(get_resolver().url_patterns)), key=lambda route: route.name)
+
+
+def build_url(route: Route, world: World, tenant: Tenant) -> str:
+    from django.urls import reverse
+
+    kwargs = {}
+    for kwarg in route.kwargs:
+        factory = OBJECTS.get(f"{route.name}:{kwarg}") or OBJECTS.get(kwarg)
+        if factory is None:
+            pytest.fail(
+                f"Route {route.name} ({route.path}) takes `{kwarg}`: teach OBJECTS in "
+                "tests/test_tenancy.py how to build one for a tenant."
+            )
+        with scopes_disabled():
+            kwargs[kwarg] = factory(world, tenant)
+    return reverse(route.name, kwargs=kwargs)
+
+
+def status_for(client: Any, url: str) -> int:
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url, {})
+    return int(response.status_code)
+
+
+def test_the_walker_finds_the_object_routes() -> None:
+    names = {route.name for route in ROUTES}
+    assert {"contract_detail", "policyholder_detail", "contract-detail"} <= names
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
+def test_an_outsider_gets_404_on_every_object_route(world: World, route: Route) -> None:
+    url = build_url(route, world, world.alice)
+    outsiders = [*world.bob.users.values(), *world.charlie.users.values()]
+    for outsider in outsiders:
+        assert status_for(client_for(outsider), url) == 404, (url, outsider.username)
+    # The same route is reachable by someone entitled to it, so the 404 above means "not yours".
+    insiders = [*world.alice.users.values(), world.broker_user, *world.staff.values()]
+    assert any(status_for(client_for(user), url) != 404 for user in insiders), url
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
+def test_a_broker_gets_404_for_a_policyholder_it_has_no_mandate_for(
+    world: World, route: Route
+) -> None:
+    url = build_url(route, world, world.bob)
+    assert status_for(client_for(world.broker_user), url) == 404, url
+
+
+def test_a_broker_whose_mandate_ended_loses_sight_of_the_policyholder(world: World) -> None:
+    from datetime import date
+
+    from portal.models import Mandate
+
+    Mandate.objects.filter(broker=world.broker).update(ends_on=date(2026, 1, 31))
+    client = client_for(world.broker_user)
+    assert client.get(f"/policyholders/{world.alice.organisation.pk}/").status_code == 404
+    assert client.get("/api/v1/contracts/").json()["count"] == 0
+
+
+def test_a_query_without_a_scope_raises_instead_of_returning_everything(world: World) -> None:
+    with pytest.raises(ScopeError):
+        list(Contract.objects.all())
+
+
+def test_lists_show_only_the_callers_rows(world: World) -> None:
+    alice = client_for(world.alice.credit_manager).get("/api/v1/contracts/").json()
+    assert [row["number"] for row in alice["results"]] == [world.alice.contract.number]
+    broker = client_for(world.broker_user).get("/api/v1/policyholders/").json()
+    assert [row["name"] for row in broker["results"]] == [world.alice.organisation.name]
+    arbiter = client_for(world.staff["arbiter"]).get("/api/v1/contracts/").json()
+    assert arbiter["count"] == 3
+
+
+def test_token_authenticated_api_calls_are_scoped_too(world: World) -> None:
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=world.bob.credit_manager)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(f"/api/v1/contracts/{world.alice.contract.pk}/").status_code == 404
+    own = client.get(f"/api/v1/contracts/{world.bob.contract.pk}/")
+    assert own.status_code == 200
+    assert own.json()["number"] == world.bob.contract.number

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from underwriting.models import Buyer, Contract, Guarantee
+
+
+@admin.register(Buyer)
+class BuyerAdmin(admin.ModelAdmin):
+    list_display = ["name", "siren", "vat_number", "grade", "proceedings"]
+    search_fields = ["name", "siren", "vat_number"]
+
+
+@admin.register(Contract)
+class ContractAdmin(admin.ModelAdmin):
+    list_display = ["number", "policyholder", "status", "starts_on", "monthly_rate"]
+    list_filter = ["status"]
+
+
+@admin.register(Guarantee)
+class GuaranteeAdmin(admin.ModelAdmin):
+    list_display = ["contract", "buyer", "amount", "primary_amount", "period", "change"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,88 @@
+"""Company identifiers: SIREN, SIRET (the limit attaches to its SIREN), French VAT, EU VAT."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from stdnum import luhn
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siren as fr_siren
+from stdnum.fr import siret as fr_siret
+from stdnum.fr import tva as fr_tva
+
+from portal.errors import RuleViolation
+
+
+@dataclass(frozen=True)
+class CompanyId:
+    siren: str | None
+    vat_number: str | None
+    country: str
+
+
+def _compact(raw: str) -> str:
+    return re.sub(r"[\s.\-/]", "", raw or "").upper()
+
+
+def parse_company_id(raw: str, *, field: str = "identifier") -> CompanyId:
+    """Normalise and validate a SIREN, SIRET, French VAT number or EU VAT number.
+
+    Raises RuleViolation with the reason when the identifier is not valid.
+    """
+    value = _compact(raw)
+    if not value:
+        raise RuleViolation(_("Indiquez un SIREN, un SIRET ou un numéro de TVA."), field=field)
+    if value.isdigit():
+        if len(value) == 9:
+            if not luhn.is_valid(value):
+                raise RuleViolation(
+                    _("SIREN %(value)s invalide : la clé de contrôle (Luhn) ne correspond pas.")
+                    % {"value": value},
+                    field=field,
+                )
+            return CompanyId(siren=fr_siren.compact(value), vat_number=None, country="FR")
+        if len(value) == 14:
+            try:
+                fr_siret.validate(value)
+            except ValidationError:
+                raise RuleViolation(
+                    _("SIRET %(value)s invalide : la clé de contrôle ne correspond pas.")
+                    % {"value": value},
+                    field=field,
+                ) from None
+            return CompanyId(siren=value[:9], vat_number=None, country="FR")
+        raise RuleViolation(
+            _("%(value)s : un SIREN a 9 chiffres, un SIRET 14.") % {"value": value}, field=field
+        )
+    if value.startswith("FR"):
+        try:
+            number = fr_tva.validate(value)
+        except ValidationError:
+            raise RuleViolation(
+                _("Numéro de TVA %(value)s invalide : la clé ou le SIREN ne correspond pas.")
+                % {"value": value},
+                field=field,
+            ) from None
+        siren = number[-9:]
+        if not luhn.is_valid(siren):
+            raise RuleViolation(
+                _("Numéro de TVA %(value)s : le SIREN %(siren)s est invalide.")
+                % {"value": value, "siren": siren},
+                field=field,
+            )
+        return CompanyId(siren=siren, vat_number=None, country="FR")
+    try:
+        number = eu_vat.validate(value)
+    except ValidationError:
+        raise RuleViolation(
+            _(
+                "%(value)s n'est ni un SIREN, ni un SIRET, ni un numéro de TVA intracommunautaire valide."
+            )
+            % {"value": value},
+            field=field,
+        ) from None
+    country = number[:2]
+    return CompanyId(siren=None, vat_number=number, country=country)

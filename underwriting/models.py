@@ -1,0 +1,225 @@
+"""Buyers (global registry), contracts and guarantee periods."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import TenantOwned
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class ProceedingsStatus(models.TextChoices):
+    NONE = "none", _("Aucune")
+    SAFEGUARD = "safeguard", _("Sauvegarde")
+    RECEIVERSHIP = "receivership", _("Redressement judiciaire")
+    LIQUIDATION = "liquidation", _("Liquidation judiciaire")
+
+
+class Buyer(models.Model):
+    """A reseller, shared by every wholesaler that sells to it (one global registry).
+
+    French companies are identified by SIREN; a foreign buyer by its EU VAT number.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    siren = models.CharField(_("SIREN"), max_length=9, null=True, blank=True, unique=True)
+    vat_number = models.CharField(_("n° TVA"), max_length=20, null=True, blank=True, unique=True)
+    country = models.CharField(_("pays"), max_length=2, default="FR")
+    name = models.CharField(_("raison sociale"), max_length=200)
+    city = models.CharField(_("ville"), max_length=100, blank=True)
+    grade = models.PositiveSmallIntegerField(
+        _("note de risque"),
+        default=5,
+        validators=[MinValueValidator(0), MaxValueValidator(10)],
+        help_text=_("0 (défaut) à 10 (meilleur)"),
+    )
+    proceedings = models.CharField(
+        _("procédure collective"),
+        max_length=20,
+        choices=ProceedingsStatus.choices,
+        default=ProceedingsStatus.NONE,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("acheteur")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(siren__isnull=False) | Q(vat_number__isnull=False),
+                name="buyer_has_an_identifier",
+            ),
+            models.CheckConstraint(condition=Q(grade__lte=10), name="buyer_grade_0_10"),
+        ]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.identifier})"
+
+    @property
+    def identifier(self) -> str:
+        return self.siren or self.vat_number or ""
+
+
+class BuyerGradeChange(models.Model):
+    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="grade_history")
+    grade = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
+    effective_on = models.DateField()
+    source = models.CharField(max_length=60, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_on", "-recorded_at"]
+
+
+class BuyerProceedingsEvent(models.Model):
+    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="proceedings_history")
+    status = models.CharField(max_length=20, choices=ProceedingsStatus.choices)
+    judgment_on = models.DateField()
+    source = models.CharField(max_length=60, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-judgment_on", "-recorded_at"]
+
+
+class ContractStatus(models.TextChoices):
+    DRAFT = "draft", _("Brouillon")
+    ACTIVE = "active", _("Actif")
+    SUSPENDED = "suspended", _("Suspendu")
+    TERMINATED = "terminated", _("Résilié")
+
+
+class PremiumBasis(models.TextChoices):
+    PEAK = "peak", _("Pic du mois")
+    PRORATA = "prorata", _("Prorata temporis")
+
+
+class Contract(TenantOwned):
+    number = models.CharField(_("numéro"), max_length=30, unique=True)
+    primary_insurer_name = models.CharField(_("assureur-crédit primaire"), max_length=120)
+    primary_policy_number = models.CharField(_("n° de police primaire"), max_length=60)
+    status = models.CharField(
+        _("statut"), max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
+    )
+    starts_on = models.DateField(_("date d'effet"))
+    ends_on = models.DateField(_("date de fin"), null=True, blank=True)
+    monthly_rate = models.DecimalField(
+        _("taux mensuel"), max_digits=8, decimal_places=6, help_text=_("0.0012 = 0,12 %/mois")
+    )
+    premium_basis = models.CharField(
+        _("assiette de prime"),
+        max_length=10,
+        choices=PremiumBasis.choices,
+        default=PremiumBasis.PEAK,
+    )
+    insured_percentage = models.DecimalField(
+        _("quotité garantie"), max_digits=5, decimal_places=4, default=Decimal("0.9000")
+    )
+    max_credit_term_days = models.PositiveIntegerField(
+        _("durée maximale de crédit (j)"), default=90
+    )
+    waiting_period_days = models.PositiveIntegerField(_("délai de carence (j)"), default=150)
+    declaration_deadline_days = models.PositiveIntegerField(
+        _("délai de déclaration (j)"), default=60
+    )
+    top_up_multiple = models.DecimalField(
+        _("multiple de top-up"), max_digits=4, decimal_places=2, default=Decimal("2")
+    )
+    aggregate_cap = models.DecimalField(_("plafond global"), **MONEY, null=True, blank=True)
+    discretionary_limit = models.DecimalField(
+        _("limite discrétionnaire"), **MONEY, null=True, blank=True
+    )
+    instant_min_grade = models.PositiveSmallIntegerField(
+        _("note minimale pour accord immédiat"), null=True, blank=True
+    )
+    minimum_premium = models.DecimalField(
+        _("prime minimale mensuelle"), **MONEY, null=True, blank=True
+    )
+    tax_rate = models.DecimalField(
+        _("taux de taxe"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contrat")
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policyholder"],
+                condition=Q(status__in=["active", "suspended"]),
+                name="contract_one_in_force_per_policyholder",
+            ),
+            models.CheckConstraint(condition=Q(monthly_rate__gte=0), name="contract_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(insured_percentage__gt=0) & Q(insured_percentage__lte=1),
+                name="contract_insured_percentage_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class GuaranteeChange(models.TextChoices):
+    GRANT = "grant", _("Octroi")
+    INCREASE = "increase", _("Augmentation")
+    REDUCTION = "reduction", _("Réduction")
+    EXPIRY = "expiry", _("Échéance")
+    CANCELLATION = "cancellation", _("Annulation")
+    PRIMARY_CHANGE = "primary_change", _("Suivi du primaire")
+    LIQUIDATION = "liquidation", _("Liquidation de l'acheteur")
+
+
+class Guarantee(TenantOwned):
+    """One dated period `[from, to)` of the top-up limit on (contract, buyer).
+
+    Every change starts a new period; amounts and start dates are never rewritten. The only
+    update a period ever receives is the closing of its open upper bound when the next change
+    takes effect. `primary_amount` is the primary limit in force over the same period, so a
+    claim can read both layers at a delivery date.
+    """
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="guarantees")
+    buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="guarantees")
+    amount = models.DecimalField(_("top-up"), **MONEY)
+    primary_amount = models.DecimalField(_("limite primaire"), **MONEY)
+    period = DateRangeField(_("période"))
+    change = models.CharField(max_length=20, choices=GuaranteeChange.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("garantie")
+        ordering = ["buyer_id", "period"]
+        constraints = [
+            ExclusionConstraint(
+                name="guarantee_periods_do_not_overlap",
+                expressions=[
+                    ("contract", RangeOperators.EQUAL),
+                    ("buyer", RangeOperators.EQUAL),
+                    ("period", RangeOperators.OVERLAPS),
+                ],
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="guarantee_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(primary_amount__gt=0), name="guarantee_primary_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["policyholder", "buyer"])]
+
+    def __str__(self) -> str:
+        return f"{self.contract} / {self.buyer_id}: {self.amount} {self.period}"
