@@ -14,5 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("unlockplus.api_urls")),
+    path("", include("underwriting.urls")),
+    path("", include("billing.urls")),
     path("", include("portal.urls")),
 ]
