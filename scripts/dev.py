@@ -270,6 +270,12 @@ def run_tests(args: list[str]) -> int:
     os.environ.setdefault("UNLOCKPLUS_SECURE", "false")
     if shutil.which("chromium") is None and not os.path.exists("/usr/bin/chromium"):
         log("Chromium is not installed: browser tests will be skipped (apt-get install chromium)")
+    if not args:
+        ruff = str(VENV / "bin" / "ruff")
+        for lint in ([ruff, "check", "."], [ruff, "format", "--check", "."]):
+            if subprocess.run(lint, cwd=ROOT, check=False).returncode != 0:
+                log(f"lint failed: {' '.join(lint[1:])}")
+                return 1
     command = [str(PYTHON), "-m", "pytest", *args]
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 

@@ -81,6 +81,9 @@ class BuyerGradeChange(models.Model):
     class Meta:
         ordering = ["-effective_on", "-recorded_at"]
 
+    def __str__(self) -> str:
+        return f"{self.buyer_id}: {self.grade} ({self.effective_on})"
+
 
 class BuyerProceedingsEvent(models.Model):
     buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="proceedings_history")
@@ -91,6 +94,9 @@ class BuyerProceedingsEvent(models.Model):
 
     class Meta:
         ordering = ["-judgment_on", "-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.buyer_id}: {self.status} ({self.judgment_on})"
 
 
 class ContractStatus(models.TextChoices):
