@@ -112,7 +112,8 @@ def test_django_admin_is_for_insurer_superusers_only(world: World) -> None:
 
 def test_the_interface_is_french_by_default_and_english_on_request(world: World) -> None:
     client = client_for(world.alice.credit_manager)
-    assert "Tableau de bord" in client.get("/portal/").content.decode()
+    page = client.get("/portal/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "Tableau de bord" in page.content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/portal/"})
     assert "Dashboard" in client.get("/portal/").content.decode()
 
