@@ -33,6 +33,7 @@ def browser_page(live_server: object) -> Iterator[object]:
     require_chromium()
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
     # itself are synchronous and safe.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -46,6 +47,10 @@ def browser_page(live_server: object) -> Iterator[object]:
         finally:
             context.close()
             browser.close()
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def sign_in(page: object, base_url: str, username: str, password: str) -> None:
