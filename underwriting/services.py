@@ -890,16 +890,21 @@ def guarantees_end_on_liquidation(*, buyer: Buyer, judgment_on: date, actor: Use
 
 
 @transaction.atomic
-def guarantee_expiry_record(*, guarantee_id: object) -> SeasonalExpiry | None:
+def guarantee_expiry_record(
+    *, guarantee_id: object, today: date | None = None
+) -> SeasonalExpiry | None:
     """Record, once, that a seasonal period ended by itself and tell the policyholder."""
     guarantee = (
         Guarantee.objects.select_for_update(of=("self",))
-        .select_related("buyer", "policyholder")
+        .select_related("buyer", "policyholder", "decision")
         .get(pk=guarantee_id)
     )
     upper = guarantee.period.upper
-    if upper is None or upper > business_today():
+    if upper is None or upper > (today or business_today()):
         return None
+    seasonal_end = guarantee.decision.valid_until if guarantee.decision else None
+    if seasonal_end is None or upper != seasonal_end + timedelta(days=1):
+        return None  # ended early by a cancellation, not by its own term
     if SeasonalExpiry.objects.filter(guarantee=guarantee).exists():
         return None
     if Guarantee.objects.filter(
