@@ -91,7 +91,9 @@ def test_a_decision_above_the_arbiters_authority_waits_for_a_senior_countersigna
     assert not Guarantee.objects.filter(buyer=buyer).exists()
     senior = world.staff["senior_arbiter"]
     assert Notification.objects.filter(recipient=senior).exists()
-    signed = services.pending_decision_countersign(request_id=request.pk, actor=senior, approve=True)
+    signed = services.pending_decision_countersign(
+        request_id=request.pk, actor=senior, approve=True
+    )
     assert signed.decision is not None
     assert signed.decision.decided_by == arbiter
     assert signed.decision.countersigned_by == senior
@@ -131,11 +133,16 @@ def test_a_refusal_never_needs_a_countersignature_but_needs_a_reason(world: Worl
     assert result.decision is not None and result.decision.amount == 0
 
 
-def test_a_partial_approval_must_be_below_the_request_and_within_the_rules(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
+def test_a_partial_approval_must_be_below_the_request_and_within_the_rules(
+    world: World, arbiter
+) -> None:  # type: ignore[no-untyped-def]
     request = submit(world.alice, BuyerFactory())
     with pytest.raises(RuleViolation) as above:
         services.guarantee_request_decide(
-            request_id=request.pk, outcome="partly_approved", amount=D("45000"), actor=arbiter,
+            request_id=request.pk,
+            outcome="partly_approved",
+            amount=D("45000"),
+            actor=arbiter,
             rationale="x",
         )
     assert above.value.field == "amount"
@@ -161,9 +168,10 @@ def test_instant_approval_within_the_discretionary_limit(world: World) -> None:
     # Above the limit, or on a weaker buyer, the arbiter decides.
     assert submit(world.alice, BuyerFactory(grade=7), top_up="20000.01").status == "open"
     assert submit(world.alice, BuyerFactory(grade=5), top_up="10000").status == "open"
-    assert submit(
-        world.alice, BuyerFactory(grade=9, proceedings="safeguard"), top_up="10000"
-    ).status == "open"
+    assert (
+        submit(world.alice, BuyerFactory(grade=9, proceedings="safeguard"), top_up="10000").status
+        == "open"
+    )
 
 
 def test_decisions_cannot_be_edited_or_deleted(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +185,9 @@ def test_decisions_cannot_be_edited_or_deleted(world: World, arbiter) -> None:  
     with pytest.raises(IntegrityError), transaction.atomic():
         Decision.objects.filter(pk=decision.pk).delete()
     with pytest.raises(Conflict):
-        services.guarantee_request_decide(request_id=request.pk, outcome="refused", actor=arbiter, rationale="x")
+        services.guarantee_request_decide(
+            request_id=request.pk, outcome="refused", actor=arbiter, rationale="x"
+        )
 
 
 def test_a_guarantee_period_amount_is_never_rewritten(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
@@ -215,8 +225,11 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
     current = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
     with pytest.raises(RuleViolation) as retro:
         services.guarantee_reduce(
-            guarantee=current, amount=D("10000"), effective_on=today - timedelta(days=1),
-            actor=arbiter, reason="x",
+            guarantee=current,
+            amount=D("10000"),
+            effective_on=today - timedelta(days=1),
+            actor=arbiter,
+            reason="x",
         )
     assert retro.value.field == "effective_on"
     # A second change the same day as the grant would rewrite that day: refused with a date.
@@ -227,7 +240,10 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
     assert same_day.value.extra["earliest"] == (today + timedelta(days=1)).isoformat()
     reduce_on = today + timedelta(days=10)
     services.guarantee_reduce(
-        guarantee=current, amount=D("10000"), effective_on=reduce_on, actor=arbiter,
+        guarantee=current,
+        amount=D("10000"),
+        effective_on=reduce_on,
+        actor=arbiter,
         reason="Retards de paiement",
     )
     assert periods(world.alice, buyer) == [
@@ -246,30 +262,49 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
     assert periods(world.alice, buyer)[-1][3] == reduce_on + timedelta(days=5)
 
 
-def test_the_top_up_follows_a_lower_primary_and_ends_when_it_reaches_zero(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
+def test_the_top_up_follows_a_lower_primary_and_ends_when_it_reaches_zero(
+    world: World, arbiter
+) -> None:  # type: ignore[no-untyped-def]
     buyer = BuyerFactory()
     today = business_today()
     request = submit(world.alice, buyer)
     services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
     lower_on = today + timedelta(days=7)
     services.guarantee_primary_report(
-        contract=world.alice.contract, buyer=buyer, primary_amount=D("15000"),
-        effective_on=lower_on, actor=world.alice.credit_manager,
+        contract=world.alice.contract,
+        buyer=buyer,
+        primary_amount=D("15000"),
+        effective_on=lower_on,
+        actor=world.alice.credit_manager,
     )
     assert periods(world.alice, buyer)[-1] == (
-        D("30000.00"), D("15000.00"), lower_on, None, GuaranteeChange.PRIMARY_CHANGE
+        D("30000.00"),
+        D("15000.00"),
+        lower_on,
+        None,
+        GuaranteeChange.PRIMARY_CHANGE,
     )
     zero_on = today + timedelta(days=14)
-    assert services.guarantee_primary_report(
-        contract=world.alice.contract, buyer=buyer, primary_amount=D("0"),
-        effective_on=zero_on, actor=world.alice.credit_manager,
-    ) is None
+    assert (
+        services.guarantee_primary_report(
+            contract=world.alice.contract,
+            buyer=buyer,
+            primary_amount=D("0"),
+            effective_on=zero_on,
+            actor=world.alice.credit_manager,
+        )
+        is None
+    )
     assert len(periods(world.alice, buyer)) == 2
     assert periods(world.alice, buyer)[-1][3] == zero_on
-    assert selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=zero_on) is None
+    assert (
+        selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=zero_on) is None
+    )
 
 
-def test_a_seasonal_limit_ends_by_itself_and_the_policyholder_is_told(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
+def test_a_seasonal_limit_ends_by_itself_and_the_policyholder_is_told(
+    world: World, arbiter
+) -> None:  # type: ignore[no-untyped-def]
     from underwriting.tasks import expire_seasonal_limits
 
     buyer = BuyerFactory()
@@ -296,7 +331,9 @@ def test_liquidation_ends_the_top_ups_from_the_judgment_date(world: World, arbit
         request = submit(tenant, buyer)
         services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
     judgment = business_today() + timedelta(days=2)
-    assert services.guarantees_end_on_liquidation(buyer=buyer, judgment_on=judgment, actor=None) == 2
+    assert (
+        services.guarantees_end_on_liquidation(buyer=buyer, judgment_on=judgment, actor=None) == 2
+    )
     assert not selectors.guarantees_in_force(on=judgment).filter(buyer=buyer).exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +11,7 @@ from django_scopes import scopes_disabled
 from portal.models import User
 from tests.conftest import Tenant
 from underwriting import services
-from underwriting.models import Buyer, GuaranteeRequest
+from underwriting.models import Buyer, Guarantee, GuaranteeRequest
 
 
 def submit(
@@ -42,3 +43,31 @@ def submit(
             **kwargs,
         )
     return request
+
+
+@dataclass
+class TenantObjects:
+    request: GuaranteeRequest
+    guarantee: Guarantee
+    buyer: Buyer
+
+
+_OBJECTS: dict[tuple[int, str], TenantObjects] = {}
+
+
+def objects_for(world: Any, tenant: Tenant) -> TenantObjects:
+    """An open request and a guarantee in force for `tenant`, built once per world."""
+    key = (id(world), tenant.organisation.name)
+    if key not in _OBJECTS:
+        from tests.factories import BuyerFactory
+
+        with scopes_disabled():
+            buyer = BuyerFactory()
+            granted = submit(tenant, buyer)
+            services.guarantee_request_decide(
+                request_id=granted.pk, outcome="approved", actor=world.staff["senior_arbiter"]
+            )
+            guarantee = Guarantee.objects.get(contract=tenant.contract, buyer=buyer)
+            request = submit(tenant, BuyerFactory(), top_up="30000")
+        _OBJECTS[key] = TenantObjects(request=request, guarantee=guarantee, buyer=buyer)
+    return _OBJECTS[key]

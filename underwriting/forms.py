@@ -80,7 +80,9 @@ class RequestForm(forms.Form):
     seasonal_until = forms.DateField(
         label=_("Fin de la limite saisonnière (facultatif)"), required=False, widget=DateInput()
     )
-    comment = forms.CharField(label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(
+        label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -190,7 +192,10 @@ class QueueFilterForm(forms.Form):
         choices=[
             ("", "—"),
             (RequestStatus.OPEN, RequestStatus.OPEN.label),
-            (RequestStatus.AWAITING_COUNTERSIGNATURE, RequestStatus.AWAITING_COUNTERSIGNATURE.label),
+            (
+                RequestStatus.AWAITING_COUNTERSIGNATURE,
+                RequestStatus.AWAITING_COUNTERSIGNATURE.label,
+            ),
         ],
     )
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

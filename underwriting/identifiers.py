@@ -79,7 +79,8 @@ def parse_company_id(raw: str, *, field: str = "identifier") -> CompanyId:
     except ValidationError:
         raise RuleViolation(
             _(
-                "%(value)s n'est ni un SIREN, ni un SIRET, ni un numéro de TVA intracommunautaire valide."
+                "%(value)s n'est ni un SIREN, ni un SIRET, ni un numéro de TVA "
+                "intracommunautaire valide."
             )
             % {"value": value},
             field=field,

@@ -81,6 +81,9 @@ class BuyerGradeChange(models.Model):
     class Meta:
         ordering = ["-effective_on", "-recorded_at"]
 
+    def __str__(self) -> str:
+        return f"{self.buyer_id}: {self.grade} ({self.effective_on})"
+
 
 class BuyerProceedingsEvent(models.Model):
     buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="proceedings_history")
@@ -91,6 +94,9 @@ class BuyerProceedingsEvent(models.Model):
 
     class Meta:
         ordering = ["-judgment_on", "-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.buyer_id}: {self.status} ({self.judgment_on})"
 
 
 class ContractStatus(models.TextChoices):
@@ -367,7 +373,8 @@ class Decision(TenantOwned):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="decision_amount_not_negative"),
             models.CheckConstraint(
-                condition=Q(outcome="refused", amount=0) | (~Q(outcome="refused") & Q(amount__gt=0)),
+                condition=Q(outcome="refused", amount=0)
+                | (~Q(outcome="refused") & Q(amount__gt=0)),
                 name="decision_amount_matches_outcome",
             ),
             models.CheckConstraint(

@@ -126,9 +126,7 @@ def top_up_limits(
             )
         )
     if exposure <= 0:
-        blockers.append(
-            Rule("exposure_positive", _("L'encours doit être positif."), "exposure")
-        )
+        blockers.append(Rule("exposure_positive", _("L'encours doit être positif."), "exposure"))
     if (
         credit_term_days is not None
         and max_credit_term_days is not None

@@ -58,7 +58,9 @@ def guarantees_in_force(*, on: date | None = None) -> QuerySet[Guarantee]:
     return Guarantee.objects.filter(period__contains=on or business_today())
 
 
-def guarantee_in_force(*, contract: Contract, buyer: Buyer, on: date | None = None) -> Guarantee | None:
+def guarantee_in_force(
+    *, contract: Contract, buyer: Buyer, on: date | None = None
+) -> Guarantee | None:
     return guarantees_in_force(on=on).filter(contract=contract, buyer=buyer).first()
 
 
@@ -240,4 +242,3 @@ def buyer_accumulation(*, buyer: Buyer, on: date | None = None) -> dict[str, Dec
         "open_requests": open_requests.count(),
         "requested": open_requests.aggregate(total=Sum("requested_top_up"))["total"] or ZERO,
     }
-

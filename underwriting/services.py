@@ -69,7 +69,9 @@ def buyer_find_or_create(*, identifier: str, name: str = "", actor: User | None)
                 country=company.country,
                 name=name[:200],
             )
-            audit_record(actor=actor, action="buyer.created", obj=buyer, data={"identifier": identifier})
+            audit_record(
+                actor=actor, action="buyer.created", obj=buyer, data={"identifier": identifier}
+            )
     except IntegrityError:
         # Created at the same moment by someone else: the registry is global.
         buyer = selectors.buyer_by_company_id(
@@ -205,7 +207,9 @@ def guarantee_request_submit(
         requested = money(data.requested_top_up)
         limits.enforce(requested)
     already = GuaranteeRequest.objects.filter(
-        contract=contract, buyer=buyer, status__in=[RequestStatus.OPEN, RequestStatus.AWAITING_COUNTERSIGNATURE]
+        contract=contract,
+        buyer=buyer,
+        status__in=[RequestStatus.OPEN, RequestStatus.AWAITING_COUNTERSIGNATURE],
     ).first()
     if already is not None:
         raise Conflict(
@@ -290,7 +294,9 @@ def _lock_request(request_id: object) -> GuaranteeRequest:
 
 
 @transaction.atomic
-def guarantee_request_withdraw(*, request_id: object, actor: User, reason: str = "") -> GuaranteeRequest:
+def guarantee_request_withdraw(
+    *, request_id: object, actor: User, reason: str = ""
+) -> GuaranteeRequest:
     request = _lock_request(request_id)
     if request.status != RequestStatus.OPEN:
         raise Conflict(_("Seule une demande en attente de décision peut être retirée."))
@@ -308,7 +314,9 @@ def guarantee_request_withdraw(*, request_id: object, actor: User, reason: str =
 
 
 @transaction.atomic
-def guarantee_request_assign(*, request_id: object, arbiter: User | None, actor: User) -> GuaranteeRequest:
+def guarantee_request_assign(
+    *, request_id: object, arbiter: User | None, actor: User
+) -> GuaranteeRequest:
     if arbiter is not None and not (arbiter.is_arbiter and arbiter.is_active):
         raise RuleViolation(_("Choisissez un arbitre."), field="arbiter")
     request = _lock_request(request_id)
@@ -375,9 +383,7 @@ def _validate_decision(
             _("Une garantie ne peut pas prendre effet avant aujourd'hui."), field="valid_from"
         )
     if valid_until is not None and valid_until < valid_from:
-        raise RuleViolation(
-            _("La fin de validité précède la date d'effet."), field="valid_until"
-        )
+        raise RuleViolation(_("La fin de validité précède la date d'effet."), field="valid_until")
     limits = selectors.limits_for(
         contract=request.contract,
         buyer=request.buyer,
@@ -445,7 +451,11 @@ def guarantee_request_decide(
             obj=request,
             policyholder=request.policyholder,
             reason=rationale,
-            data={"outcome": outcome, "amount": str(amount), "authority": str(actor.authority_amount)},
+            data={
+                "outcome": outcome,
+                "amount": str(amount),
+                "authority": str(actor.authority_amount),
+            },
         )
         seniors = User.objects.filter(
             organisation=actor.organisation, role=Role.SENIOR_ARBITER, is_active=True
@@ -486,9 +496,7 @@ def pending_decision_countersign(
     if request.status != RequestStatus.AWAITING_COUNTERSIGNATURE or pending is None:
         raise Conflict(_("Aucune décision n'attend de contre-signature sur cette demande."))
     if pending.proposed_by_id == actor.pk:
-        raise RuleViolation(
-            _("On ne contre-signe pas sa propre décision."), field="approve"
-        )
+        raise RuleViolation(_("On ne contre-signe pas sa propre décision."), field="approve")
     if not approve and not note.strip():
         raise RuleViolation(_("Motivez le rejet."), field="note")
     pending.state = CountersignatureState.SIGNED if approve else CountersignatureState.DECLINED
@@ -757,7 +765,9 @@ def guarantee_reduce(
         actor=actor,
         note=reason,
     )
-    _notify_change(current, _("Top-up réduit à %(amount)s") % {"amount": eur(amount)}, effective_on, reason)
+    _notify_change(
+        current, _("Top-up réduit à %(amount)s") % {"amount": eur(amount)}, effective_on, reason
+    )
     return guarantee
 
 
@@ -798,7 +808,9 @@ def guarantee_primary_report(
     _not_before_today(effective_on)
     primary_amount = money(primary_amount)
     if primary_amount < 0:
-        raise RuleViolation(_("La limite primaire ne peut pas être négative."), field="primary_amount")
+        raise RuleViolation(
+            _("La limite primaire ne peut pas être négative."), field="primary_amount"
+        )
     current = selectors.guarantee_in_force(contract=contract, buyer=buyer, on=effective_on)
     if current is None:
         raise Conflict(
@@ -833,12 +845,13 @@ def guarantee_primary_report(
             else _("Top-up ramené à %(amount)s (suivi du primaire)") % {"amount": eur(new_amount)}
         )
         notification_send(
-            recipients=[*_policyholder_recipients(contract.policyholder), *[r for r in recipients if r]],
+            recipients=[
+                *_policyholder_recipients(contract.policyholder),
+                *[r for r in recipients if r],
+            ],
             subject=f"{what} : {buyer.name}",
             body=reason,
-            link=reverse(
-                "buyer_page", kwargs={"contract_id": contract.pk, "buyer_id": buyer.pk}
-            ),
+            link=reverse("buyer_page", kwargs={"contract_id": contract.pk, "buyer_id": buyer.pk}),
         )
     return guarantee
 

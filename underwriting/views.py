@@ -140,7 +140,10 @@ def primary_report(request: HttpRequest, contract_id: str, buyer_id: str) -> Htt
             return redirect("buyer_page", contract_id=contract.pk, buyer_id=buyer.pk)
     for field, errors in form.errors.items():
         for error in errors:
-            messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}".strip())
+            messages.error(
+                request,
+                f"{form.fields[field].label if field in form.fields else ''} {error}".strip(),
+            )
     return redirect("buyer_page", contract_id=contract.pk, buyer_id=buyer.pk)
 
 
@@ -164,7 +167,10 @@ def request_new(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRe
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, _("Demande envoyée : %(status)s.") % {"status": created.get_status_display()})
+            messages.success(
+                request,
+                _("Demande envoyée : %(status)s.") % {"status": created.get_status_display()},
+            )
             return redirect("request_detail", request_id=created.pk)
     current = selectors.guarantee_in_force(contract=contract, buyer=buyer)
     return render(

@@ -277,7 +277,9 @@ def guarantee_change(request: HttpRequest, guarantee_id: str) -> HttpResponse:
         {
             "guarantee": guarantee,
             "form": form,
-            "history": selectors.guarantee_history(contract=guarantee.contract, buyer=guarantee.buyer),
+            "history": selectors.guarantee_history(
+                contract=guarantee.contract, buyer=guarantee.buyer
+            ),
             "can_decide": user.role in DECIDERS,
         },
     )
