@@ -148,7 +148,7 @@ class RequestInputSerializer(serializers.Serializer):
             )
         if not attrs.get("wants_maximum") and attrs.get("requested_top_up") is None:
             raise ValidationError(
-                {"requested_top_up": "Give `requested_top_up` or `wants_maximum: true`."}
+                {"requested_top_up": ["Give `requested_top_up` or `wants_maximum: true`."]}
             )
         return attrs
 
