@@ -229,4 +229,10 @@ def build_demo_world() -> list[DemoLogin]:
                 if demo_siren(i) not in existing
             ]
         )
+        from underwriting.demo import build_demo_underwriting
+
+        build_demo_underwriting(
+            policyholders=policyholders,
+            buyers=list(Buyer.objects.filter(siren__in=[demo_siren(i) for i in range(200)])),
+        )
     return logins

@@ -16,6 +16,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from django_scopes import ScopeError, scopes_disabled
 
 from tests.conftest import Tenant, World, client_for
+from tests.uw import objects_for
 from underwriting.models import Contract
 
 # Route kwargs that never designate a tenant's object.
@@ -29,6 +30,20 @@ OBJECTS: dict[str, ObjectFor] = {
     "contract_id": lambda world, tenant: tenant.contract.pk,
     "policyholder-detail:pk": lambda world, tenant: tenant.organisation.pk,
     "contract-detail:pk": lambda world, tenant: tenant.contract.pk,
+    # underwriting: a buyer the tenant holds a guarantee on, its open request, its guarantee
+    "buyer_id": lambda world, tenant: objects_for(world, tenant).buyer.pk,
+    "request_id": lambda world, tenant: objects_for(world, tenant).request.pk,
+    "guarantee_id": lambda world, tenant: objects_for(world, tenant).guarantee.pk,
+    **{
+        f"guarantee-request-{name}:pk": (
+            lambda world, tenant: objects_for(world, tenant).request.pk
+        )
+        for name in ("detail", "withdraw", "decide", "countersign", "assign")
+    },
+    **{
+        f"guarantee-{name}:pk": (lambda world, tenant: objects_for(world, tenant).guarantee.pk)
+        for name in ("detail", "reduce", "cancel")
+    },
 }
 
 
@@ -88,6 +103,17 @@ def status_for(client: Any, url: str) -> int:
 def test_the_walker_finds_the_object_routes() -> None:
     names = {route.name for route in ROUTES}
     assert {"contract_detail", "policyholder_detail", "contract-detail"} <= names
+    assert {
+        "buyer_page",
+        "request_new",
+        "request_detail",
+        "arbiter_request",
+        "buyer_risk_file",
+        "guarantee_change",
+        "guarantee-request-detail",
+        "guarantee-request-decide",
+        "guarantee-reduce",
+    } <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)

@@ -1,5 +1,588 @@
+"""Underwriting API under /api/v1/: buyers, top-up requests (with the arbiter's actions),
+guarantees and the order-time coverage check. Same services, same scope as the pages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
+
+from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet
+from portal.errors import DomainError
+from portal.models import OrganisationKind, Role, User
+from portal.permissions import user_has
+from underwriting import selectors, services
+from underwriting.models import (
+    Buyer,
+    Contract,
+    Decision,
+    DecisionOutcome,
+    Guarantee,
+    GuaranteeRequest,
+    RequestReason,
+)
+from underwriting.views import can_act_for_policyholder
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class DomainErrorsAs4xx:
+    """Services' refusals become 400/409 with the rule, the field and the largest amount."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DomainError):
+            return Response(exc.as_dict(), status=exc.status_code)
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def _is_arbiter(user: User) -> bool:
+    return user_has(
+        user, kinds=[OrganisationKind.INSURER], roles=[Role.ARBITER, Role.SENIOR_ARBITER]
+    )
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise NotFound  # a user who may not act sees nothing to act on
+
+
+# --- serializers --------------------------------------------------------------------------
+
+
+class BuyerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Buyer
+        fields = ["id", "siren", "vat_number", "country", "name", "city", "grade", "proceedings"]
+
+
+class BuyerLookupSerializer(serializers.Serializer):
+    identifier = serializers.CharField(max_length=40, help_text="SIREN, SIRET or VAT number")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "outcome",
+            "amount",
+            "valid_from",
+            "valid_until",
+            "rationale",
+            "decided_by",
+            "countersigned_by",
+            "instant",
+            "decided_at",
+        ]
+
+
+class GuaranteeRequestSerializer(serializers.ModelSerializer):
+    buyer = BuyerSerializer()
+    decision = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GuaranteeRequest
+        fields = [
+            "id",
+            "policyholder",
+            "contract",
+            "buyer",
+            "exposure",
+            "primary_amount",
+            "requested_top_up",
+            "wants_maximum",
+            "credit_term_days",
+            "reason",
+            "seasonal_until",
+            "comment",
+            "status",
+            "submitted_at",
+            "due_at",
+            "assigned_to",
+            "decision",
+        ]
+
+    @extend_schema_field(DecisionSerializer(allow_null=True))
+    def get_decision(self, obj: GuaranteeRequest) -> dict[str, Any] | None:
+        decision = getattr(obj, "decision", None)
+        return DecisionSerializer(decision).data if decision is not None else None
+
+
+class RequestInputSerializer(serializers.Serializer):
+    contract = serializers.UUIDField(
+        required=False, help_text="Defaults to the caller's active contract (wholesalers)."
+    )
+    buyer = serializers.UUIDField(required=False)
+    buyer_identifier = serializers.CharField(
+        required=False, max_length=40, help_text="SIREN, SIRET or VAT number, instead of `buyer`."
+    )
+    buyer_name = serializers.CharField(required=False, max_length=200, allow_blank=True)
+    exposure = serializers.DecimalField(**MONEY, min_value=0)
+    primary_amount = serializers.DecimalField(**MONEY, min_value=0, required=False)
+    primary_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False
+    )
+    requested_top_up = serializers.DecimalField(**MONEY, min_value=0, required=False)
+    wants_maximum = serializers.BooleanField(default=False)
+    credit_term_days = serializers.IntegerField(min_value=0, max_value=720)
+    reason = serializers.ChoiceField(choices=RequestReason.choices, default=RequestReason.NEW_ORDER)
+    seasonal_until = serializers.DateField(required=False, allow_null=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("buyer") and not attrs.get("buyer_identifier"):
+            raise ValidationError({"buyer": ["Give `buyer` (id) or `buyer_identifier`."]})
+        if attrs.get("primary_amount") is None and attrs.get("primary_percent") is None:
+            raise ValidationError(
+                {"primary_amount": ["Give `primary_amount` or `primary_percent`."]}
+            )
+        if not attrs.get("wants_maximum") and attrs.get("requested_top_up") is None:
+            raise ValidationError(
+                {"requested_top_up": ["Give `requested_top_up` or `wants_maximum: true`."]}
+            )
+        return attrs
+
+    def request_input(self) -> services.RequestInput:
+        data = self.validated_data
+        return services.RequestInput(
+            exposure=data["exposure"],
+            primary_amount=data.get("primary_amount"),
+            primary_percent=data.get("primary_percent"),
+            requested_top_up=data.get("requested_top_up"),
+            wants_maximum=data["wants_maximum"],
+            credit_term_days=data["credit_term_days"],
+        )
+
+
+class LimitsSerializer(serializers.Serializer):
+    max_top_up = serializers.DecimalField(**MONEY)
+    primary_amount = serializers.DecimalField(**MONEY)
+    rule = serializers.CharField(allow_null=True)
+    message = serializers.CharField(allow_null=True)
+    breach = serializers.DictField(allow_null=True)
+
+
+class DecideSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
+    amount = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
+    valid_from = serializers.DateField(required=False, allow_null=True)
+    valid_until = serializers.DateField(required=False, allow_null=True)
+    rationale = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CountersignSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AssignSerializer(serializers.Serializer):
+    arbiter = serializers.IntegerField(allow_null=True, help_text="User id; null unassigns.")
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class GuaranteeSerializer(serializers.ModelSerializer):
+    buyer = BuyerSerializer()
+    valid_from = serializers.SerializerMethodField()
+    valid_until = serializers.SerializerMethodField()
+    total_cover = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Guarantee
+        fields = [
+            "id",
+            "policyholder",
+            "contract",
+            "buyer",
+            "amount",
+            "primary_amount",
+            "total_cover",
+            "exposure",
+            "valid_from",
+            "valid_until",
+            "change",
+            "created_at",
+            "note",
+            "decision",
+        ]
+
+    def get_valid_from(self, obj: Guarantee) -> str | None:
+        return obj.period.lower.isoformat() if obj.period.lower else None
+
+    def get_valid_until(self, obj: Guarantee) -> str | None:
+        """Inclusive last day, or null when open-ended."""
+        from datetime import timedelta
+
+        return (obj.period.upper - timedelta(days=1)).isoformat() if obj.period.upper else None
+
+    def get_total_cover(self, obj: Guarantee) -> str:
+        return str(services.money(obj.amount + obj.primary_amount))
+
+
+class GuaranteeReduceSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(**MONEY, min_value=0)
+    effective_on = serializers.DateField()
+    reason = serializers.CharField()
+
+
+class GuaranteeCancelSerializer(serializers.Serializer):
+    effective_on = serializers.DateField()
+    reason = serializers.CharField()
+
+
+class PrimaryReportSerializer(serializers.Serializer):
+    contract = serializers.UUIDField(required=False)
+    buyer = serializers.UUIDField()
+    primary_amount = serializers.DecimalField(**MONEY, min_value=0)
+    effective_on = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CoverageSerializer(serializers.Serializer):
+    contract = serializers.UUIDField(source="contract.pk")
+    buyer = serializers.UUIDField(source="buyer.pk")
+    on = serializers.DateField()
+    primary = serializers.DecimalField(**MONEY)
+    top_up = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+    exposure = serializers.DecimalField(**MONEY, allow_null=True)
+    outstanding = serializers.DecimalField(**MONEY)
+    order_amount = serializers.DecimalField(**MONEY)
+    headroom = serializers.DecimalField(**MONEY)
+    fits = serializers.BooleanField()
+    valid_until = serializers.DateField(allow_null=True)
+
+
+class CoverageQuerySerializer(serializers.Serializer):
+    contract = serializers.UUIDField(required=False)
+    buyer = serializers.UUIDField()
+    order_amount = serializers.DecimalField(**MONEY, min_value=0)
+    outstanding = serializers.DecimalField(**MONEY, min_value=0, required=False, default=0)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _contract_for(user: User, contract_id: Any) -> Contract:
+    """The contract named in the input (within scope), or the wholesaler's active contract."""
+    if contract_id:
+        contract = Contract.objects.select_related("policyholder").filter(pk=contract_id).first()
+        if contract is None:
+            raise ValidationError({"contract": ["Unknown contract."]})
+        return contract
+    organisation = user.organisation
+    if organisation is not None and organisation.kind == OrganisationKind.POLICYHOLDER:
+        contract = selectors.active_contract_for(policyholder_id=organisation.pk)
+        if contract is not None:
+            return contract
+    raise ValidationError({"contract": ["This field is required."]})
+
+
+def _buyer_for(data: dict[str, Any], user: User) -> Buyer:
+    if data.get("buyer"):
+        buyer = Buyer.objects.filter(pk=data["buyer"]).first()
+        if buyer is None:
+            raise ValidationError({"buyer": ["Unknown buyer."]})
+        return buyer
+    try:
+        return services.buyer_find_or_create(
+            identifier=data["buyer_identifier"], name=data.get("buyer_name", ""), actor=user
+        )
+    except DomainError as error:
+        field = {"identifier": "buyer_identifier", "name": "buyer_name"}.get(error.field or "")
+        raise ValidationError({field or "buyer": [error.message]}) from None
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+class BuyerViewSet(DomainErrorsAs4xx, mixins.ListModelMixin, ScopedGenericViewSet):
+    """The global buyer registry: search by identifier or name, look up or create by identifier.
+
+    No detail route: a buyer's cover is read through `coverage/` and `guarantees/`, in scope.
+    """
+
+    serializer_class = BuyerSerializer
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        return Buyer.objects.none()
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        buyers = selectors.buyer_search(query=request.query_params.get("q", ""))
+        return Response({"count": len(buyers), "results": BuyerSerializer(buyers, many=True).data})
+
+    @extend_schema(request=BuyerLookupSerializer, responses=BuyerSerializer)
+    def create(self, request: Request) -> Response:
+        _require(can_act_for_policyholder(request.user))  # type: ignore[arg-type]
+        payload = BuyerLookupSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        buyer = services.buyer_find_or_create(actor=request.user, **payload.validated_data)  # type: ignore[arg-type]
+        return Response(BuyerSerializer(buyer).data, status=status.HTTP_200_OK)
+
+
+class GuaranteeRequestViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
+    """Top-up requests. Filters: `status`, `buyer`, `contract`, `reason`, `assigned_to`
+    (`me`, `none` or a user id); `ordering=due` gives the arbiter queue, oldest due first."""
+
+    serializer_class = GuaranteeRequestSerializer
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        queryset = selectors.requests_visible()
+        params = self.request.query_params
+        for name in ("status", "buyer", "contract", "reason"):
+            if params.get(name):
+                queryset = queryset.filter(**{name: params[name]})
+        assigned = params.get("assigned_to")
+        if assigned == "me":
+            queryset = queryset.filter(assigned_to=self.request.user)
+        elif assigned == "none":
+            queryset = queryset.filter(assigned_to__isnull=True)
+        elif assigned:
+            if not assigned.isdigit():
+                raise ValidationError({"assigned_to": ["`me`, `none` or a user id."]})
+            queryset = queryset.filter(assigned_to_id=int(assigned))
+        if params.get("ordering") == "due":
+            return queryset.order_by("due_at", "id")
+        return queryset.order_by("-submitted_at", "id")
+
+    @extend_schema(
+        request=RequestInputSerializer,
+        responses={201: GuaranteeRequestSerializer, 200: GuaranteeRequestSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="A retried call with the same key never creates a second request.",
+            )
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        user: User = request.user  # type: ignore[assignment]
+        _require(can_act_for_policyholder(user))
+        payload = RequestInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        contract = _contract_for(user, data.get("contract"))
+        buyer = _buyer_for(data, user)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 100:
+            raise ValidationError({"Idempotency-Key": ["At most 100 characters."]})
+        fingerprint = hashlib.sha256(
+            json.dumps(request.data, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        created, is_new = services.guarantee_request_submit(
+            contract=contract,
+            buyer=buyer,
+            data=payload.request_input(),
+            reason=data["reason"],
+            seasonal_until=data.get("seasonal_until"),
+            comment=data.get("comment", ""),
+            submitted_by=user,
+            idempotency_key=key,
+            fingerprint=fingerprint if key else "",
+        )
+        fresh = selectors.requests_visible().get(pk=created.pk)
+        response = Response(
+            GuaranteeRequestSerializer(fresh).data,
+            status=status.HTTP_201_CREATED if is_new else status.HTTP_200_OK,
+        )
+        if not is_new:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @extend_schema(request=RequestInputSerializer, responses=LimitsSerializer)
+    @action(detail=False, methods=["post"])
+    def limits(self, request: Request) -> Response:
+        """The largest top-up the rules allow for these figures, and the rule that sets it."""
+        user: User = request.user  # type: ignore[assignment]
+        payload = RequestInputSerializer(data={"requested_top_up": "0", **request.data})
+        payload.is_valid(raise_exception=True)
+        contract = _contract_for(user, payload.validated_data.get("contract"))
+        buyer = _buyer_for(payload.validated_data, user)
+        answer = services.request_limits(
+            contract=contract, buyer=buyer, data=payload.request_input()
+        )
+        limits, breach = answer["limits"], answer["breach"]
+        return Response(
+            {
+                "max_top_up": str(limits.max_top_up),  # type: ignore[attr-defined]
+                "primary_amount": str(answer["primary"]),
+                "rule": limits.binding.code if limits.binding else None,  # type: ignore[attr-defined]
+                "message": limits.binding.message if limits.binding else None,  # type: ignore[attr-defined]
+                "breach": {"rule": breach.code, "message": breach.message} if breach else None,  # type: ignore[attr-defined]
+            }
+        )
+
+    @extend_schema(request=WithdrawSerializer, responses=GuaranteeRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()
+        _require(can_act_for_policyholder(request.user))  # type: ignore[arg-type]
+        payload = WithdrawSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.guarantee_request_withdraw(
+            request_id=target.pk,
+            actor=request.user,
+            reason=payload.validated_data["reason"],  # type: ignore[arg-type]
+        )
+        return Response(GuaranteeRequestSerializer(self.get_object()).data)
+
+    @extend_schema(request=DecideSerializer, responses=GuaranteeRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: str | None = None) -> Response:
+        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        target = self.get_object()
+        payload = DecideSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.guarantee_request_decide(
+            request_id=target.pk,
+            actor=request.user,
+            **payload.validated_data,  # type: ignore[arg-type]
+        )
+        return Response(
+            GuaranteeRequestSerializer(self.get_object()).data,
+            status=status.HTTP_202_ACCEPTED if result.pending else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=CountersignSerializer, responses=GuaranteeRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def countersign(self, request: Request, pk: str | None = None) -> Response:
+        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        target = self.get_object()
+        payload = CountersignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.pending_decision_countersign(
+            request_id=target.pk,
+            actor=request.user,
+            **payload.validated_data,  # type: ignore[arg-type]
+        )
+        return Response(GuaranteeRequestSerializer(self.get_object()).data)
+
+    @extend_schema(request=AssignSerializer, responses=GuaranteeRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        user: User = request.user  # type: ignore[assignment]
+        _require(_is_arbiter(user))
+        target = self.get_object()
+        payload = AssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        arbiter = None
+        if payload.validated_data["arbiter"] is not None:
+            arbiter = User.objects.filter(
+                pk=payload.validated_data["arbiter"], organisation=user.organisation
+            ).first()
+            if arbiter is None:
+                raise ValidationError({"arbiter": ["Unknown arbiter."]})
+        services.guarantee_request_assign(request_id=target.pk, arbiter=arbiter, actor=user)
+        return Response(GuaranteeRequestSerializer(self.get_object()).data)
+
+
+class GuaranteeViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
+    """Guarantee periods. Filters: `buyer`, `contract`, `in_force=true` (today)."""
+
+    serializer_class = GuaranteeSerializer
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        params = self.request.query_params
+        queryset = Guarantee.objects.select_related("buyer")
+        if params.get("in_force") in {"true", "1"}:
+            queryset = selectors.guarantees_in_force().select_related("buyer")
+        for name in ("buyer", "contract"):
+            if params.get(name):
+                queryset = queryset.filter(**{name: params[name]})
+        return queryset.order_by("buyer__name", "period", "id")
+
+    @extend_schema(request=GuaranteeReduceSerializer, responses=GuaranteeSerializer)
+    @action(detail=True, methods=["post"])
+    def reduce(self, request: Request, pk: str | None = None) -> Response:
+        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        target = self.get_object()
+        payload = GuaranteeReduceSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        created = services.guarantee_reduce(
+            guarantee=target,
+            actor=request.user,
+            **payload.validated_data,  # type: ignore[arg-type]
+        )
+        return Response(GuaranteeSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=GuaranteeCancelSerializer, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        target = self.get_object()
+        payload = GuaranteeCancelSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.guarantee_cancel(guarantee=target, actor=request.user, **payload.validated_data)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=PrimaryReportSerializer, responses={200: GuaranteeSerializer, 204: None})
+    @action(detail=False, methods=["post"], url_path="report-primary")
+    def report_primary(self, request: Request) -> Response:
+        """Report a new primary limit: the top-up follows (capped at m × P', ended at 0)."""
+        user: User = request.user  # type: ignore[assignment]
+        _require(can_act_for_policyholder(user))
+        payload = PrimaryReportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        contract = _contract_for(user, data.get("contract"))
+        buyer = _buyer_for({"buyer": data["buyer"]}, user)
+        created = services.guarantee_primary_report(
+            contract=contract,
+            buyer=buyer,
+            primary_amount=data["primary_amount"],
+            effective_on=data["effective_on"],
+            note=data["note"],
+            actor=user,
+        )
+        if created is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(GuaranteeSerializer(created).data)
+
+
+class CoverageViewSet(DomainErrorsAs4xx, ScopedGenericViewSet):
+    """Order-time check: primary, top-up and total cover today, and whether the order fits."""
+
+    serializer_class = CoverageSerializer
+    pagination_class = None
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        return Guarantee.objects.none()
+
+    @extend_schema(parameters=[CoverageQuerySerializer], responses=CoverageSerializer)
+    def list(self, request: Request) -> Response:
+        query = CoverageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        contract = _contract_for(request.user, data.get("contract"))  # type: ignore[arg-type]
+        buyer = Buyer.objects.filter(pk=data["buyer"]).first()
+        if buyer is None:
+            raise ValidationError({"buyer": ["Unknown buyer."]})
+        coverage = selectors.coverage_check(
+            contract=contract,
+            buyer=buyer,
+            order_amount=data["order_amount"],
+            outstanding=data["outstanding"],
+        )
+        return Response(CoverageSerializer(coverage).data)
 
 
 def register(router: BaseRouter) -> None:
-    """Register this app's viewsets on the /api/v1/ router."""
+    router.register("buyers", BuyerViewSet, basename="buyer")
+    router.register("guarantee-requests", GuaranteeRequestViewSet, basename="guarantee-request")
+    router.register("guarantees", GuaranteeViewSet, basename="guarantee")
+    router.register("coverage", CoverageViewSet, basename="coverage")

@@ -207,6 +207,14 @@ class Guarantee(TenantOwned):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     note = models.TextField(blank=True)
+    exposure = models.DecimalField(_("encours déclaré"), **MONEY, null=True, blank=True)
+    decision = models.ForeignKey(
+        "underwriting.Decision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="guarantees",
+    )
 
     class Meta:
         verbose_name = _("garantie")
@@ -229,3 +237,207 @@ class Guarantee(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.contract} / {self.buyer_id}: {self.amount} {self.period}"
+
+
+class RequestReason(models.TextChoices):
+    NEW_ORDER = "new_order", _("Nouvelle commande")
+    SEASONAL = "seasonal", _("Campagne saisonnière")
+    INCREASE = "increase", _("Augmentation")
+    RENEWAL = "renewal", _("Renouvellement")
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", _("En attente de décision")
+    AWAITING_COUNTERSIGNATURE = "awaiting_countersignature", _("En attente de contre-signature")
+    APPROVED = "approved", _("Accordée")
+    PARTLY_APPROVED = "partly_approved", _("Accordée partiellement")
+    REFUSED = "refused", _("Refusée")
+    WITHDRAWN = "withdrawn", _("Retirée")
+
+
+OPEN_STATUSES = (RequestStatus.OPEN, RequestStatus.AWAITING_COUNTERSIGNATURE)
+
+
+class GuaranteeRequest(TenantOwned):
+    """A wholesaler's request for a top-up limit `requested_top_up` on (contract, buyer).
+
+    The requested amount is the top-up limit wanted on the buyer (it replaces any limit in
+    force), not an amount added to it. `wants_maximum` records "the most I can get": the
+    requested amount is then the largest the rules allowed when the request was made.
+    """
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="requests")
+    buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="requests")
+    exposure = models.DecimalField(_("encours"), **MONEY)
+    primary_amount = models.DecimalField(_("limite primaire"), **MONEY)
+    requested_top_up = models.DecimalField(_("top-up demandé"), **MONEY)
+    wants_maximum = models.BooleanField(_("le maximum possible"), default=False)
+    credit_term_days = models.PositiveIntegerField(_("durée de crédit (j)"))
+    reason = models.CharField(_("motif"), max_length=20, choices=RequestReason.choices)
+    seasonal_until = models.DateField(_("fin de la limite saisonnière"), null=True, blank=True)
+    comment = models.TextField(_("commentaire"), blank=True)
+    status = models.CharField(
+        _("statut"), max_length=30, choices=RequestStatus.choices, default=RequestStatus.OPEN
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("déposée le"))
+    due_at = models.DateTimeField(_("échéance de traitement"))
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("arbitre"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("demande de garantie")
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "buyer"],
+                condition=Q(status__in=["open", "awaiting_countersignature"]),
+                name="request_one_open_per_contract_buyer",
+            ),
+            models.UniqueConstraint(
+                fields=["policyholder", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="request_idempotency_key_unique",
+            ),
+            models.CheckConstraint(condition=Q(exposure__gt=0), name="request_exposure_positive"),
+            models.CheckConstraint(
+                condition=Q(requested_top_up__gte=0), name="request_top_up_not_negative"
+            ),
+        ]
+        indexes = [
+            # The arbiter queue: open requests, oldest due first, by assignee or for everyone.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=["open", "awaiting_countersignature"]),
+                name="request_queue_due",
+            ),
+            models.Index(
+                fields=["assigned_to", "due_at"],
+                condition=Q(status__in=["open", "awaiting_countersignature"]),
+                name="request_queue_assignee_due",
+            ),
+            models.Index(fields=["policyholder", "-submitted_at"], name="request_by_policyholder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.buyer_id} {self.requested_top_up} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class DecisionOutcome(models.TextChoices):
+    APPROVED = "approved", _("Accord")
+    PARTLY_APPROVED = "partly_approved", _("Accord partiel")
+    REFUSED = "refused", _("Refus")
+
+
+class Decision(TenantOwned):
+    """The answer to a request. Immutable: a database trigger refuses updates and deletes.
+
+    `decided_by` is empty when the system approved at once within the discretionary limit.
+    """
+
+    request = models.OneToOneField(
+        GuaranteeRequest, on_delete=models.PROTECT, related_name="decision"
+    )
+    outcome = models.CharField(_("décision"), max_length=20, choices=DecisionOutcome.choices)
+    amount = models.DecimalField(_("montant accordé"), **MONEY)
+    valid_from = models.DateField(_("valable à partir du"), null=True, blank=True)
+    valid_until = models.DateField(_("valable jusqu'au"), null=True, blank=True)
+    rationale = models.TextField(_("motivation"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    countersigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    instant = models.BooleanField(_("accord immédiat"), default=False)
+    decided_at = models.DateTimeField(_("décidée le"))
+
+    class Meta:
+        verbose_name = _("décision")
+        ordering = ["-decided_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="decision_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(outcome="refused", amount=0)
+                | (~Q(outcome="refused") & Q(amount__gt=0)),
+                name="decision_amount_matches_outcome",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="decision_valid_until_after_from",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.amount}"
+
+
+class CountersignatureState(models.TextChoices):
+    PENDING = "pending", _("En attente")
+    SIGNED = "signed", _("Contre-signée")
+    DECLINED = "declined", _("Rejetée")
+
+
+class PendingDecision(TenantOwned):
+    """A decision above its author's authority, waiting for a senior arbiter.
+
+    Countersigning turns it into the (immutable) Decision; declining sends the request back to
+    the queue. The proposal itself is kept as the record of what was proposed.
+    """
+
+    request = models.ForeignKey(
+        GuaranteeRequest, on_delete=models.PROTECT, related_name="pending_decisions"
+    )
+    outcome = models.CharField(max_length=20, choices=DecisionOutcome.choices)
+    amount = models.DecimalField(**MONEY)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=10, choices=CountersignatureState.choices, default=CountersignatureState.PENDING
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("décision à contre-signer")
+        ordering = ["-proposed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(state="pending"),
+                name="pending_decision_one_per_request",
+            ),
+        ]
+
+
+class SeasonalExpiry(TenantOwned):
+    """The record that a seasonal period ended by itself (written once by the beat task)."""
+
+    guarantee = models.OneToOneField(
+        Guarantee, on_delete=models.PROTECT, related_name="expiry_record"
+    )
+    ended_on = models.DateField()
+    recorded_at = models.DateTimeField(auto_now_add=True)

@@ -208,6 +208,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "portal.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),
     },
+    "underwriting-expire-seasonal-limits": {
+        "task": "underwriting.tasks.expire_seasonal_limits",
+        "schedule": crontab(hour=0, minute=15),
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,73 @@
+"""Helpers for the underwriting tests: a request submitted through the one service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django_scopes import scopes_disabled
+
+from portal.models import User
+from tests.conftest import Tenant
+from underwriting import services
+from underwriting.models import Buyer, Guarantee, GuaranteeRequest
+
+
+def submit(
+    tenant: Tenant,
+    buyer: Buyer,
+    *,
+    exposure: str = "100000",
+    primary: str | None = "40000",
+    top_up: str | None = "40000",
+    by: User | None = None,
+    **kwargs: Any,
+) -> GuaranteeRequest:
+    percent = kwargs.pop("primary_percent", None)
+    data = services.RequestInput(
+        exposure=Decimal(exposure),
+        primary_amount=Decimal(primary) if primary is not None else None,
+        primary_percent=Decimal(percent) if percent is not None else None,
+        requested_top_up=Decimal(top_up) if top_up is not None else None,
+        wants_maximum=kwargs.pop("wants_maximum", False),
+        credit_term_days=kwargs.pop("credit_term_days", 60),
+    )
+    with scopes_disabled():
+        request, _ = services.guarantee_request_submit(
+            contract=tenant.contract,
+            buyer=buyer,
+            data=data,
+            reason=kwargs.pop("reason", "new_order"),
+            submitted_by=by or tenant.credit_manager,
+            **kwargs,
+        )
+    return request
+
+
+@dataclass
+class TenantObjects:
+    request: GuaranteeRequest
+    guarantee: Guarantee
+    buyer: Buyer
+
+
+_OBJECTS: dict[tuple[int, str], TenantObjects] = {}
+
+
+def objects_for(world: Any, tenant: Tenant) -> TenantObjects:
+    """An open request and a guarantee in force for `tenant`, built once per world."""
+    key = (id(world), tenant.organisation.name)
+    if key not in _OBJECTS:
+        from tests.factories import BuyerFactory
+
+        with scopes_disabled():
+            buyer = BuyerFactory()
+            granted = submit(tenant, buyer)
+            services.guarantee_request_decide(
+                request_id=granted.pk, outcome="approved", actor=world.staff["senior_arbiter"]
+            )
+            guarantee = Guarantee.objects.get(contract=tenant.contract, buyer=buyer)
+            request = submit(tenant, BuyerFactory(), top_up="30000")
+        _OBJECTS[key] = TenantObjects(request=request, guarantee=guarantee, buyer=buyer)
+    return _OBJECTS[key]

@@ -1,0 +1,262 @@
+"""Underwriting figures: the arbiter queue's first page at 10 and 100 000 open requests, and the
+order-time coverage check under 50 concurrent clients, each beside a bare Django JSON view.
+
+The queue data lives under a dedicated bench policyholder and is removed afterwards; the
+coverage check runs against a real gunicorn on loopback, started and stopped here.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_scopes import scopes_disabled
+from rest_framework.authtoken.models import Token
+from stdnum import luhn
+
+from portal.demo import build_demo_world
+from portal.models import Organisation, OrganisationKind, Role, User
+from underwriting.models import Buyer, Contract, ContractStatus, Guarantee, GuaranteeRequest
+from unlockplus.bench import Figure, benchmark, percentile, summary, timed_ms
+
+BENCH_NAME = "Bench Grossiste (données de mesure)"
+BENCH_ARBITER = "bench.arbiter@bench.unlockplus.invalid"
+BENCH_SIREN_BASE = 98_000_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_siren(index: int) -> str:
+    base = f"{BENCH_SIREN_BASE + index:08d}"
+    return base + luhn.calc_check_digit(base)
+
+
+def _cleanup() -> None:
+    with scopes_disabled():
+        organisations = Organisation.objects.filter(name=BENCH_NAME)
+        GuaranteeRequest.objects.filter(policyholder__in=organisations).delete()
+        Contract.objects.filter(policyholder__in=organisations).delete()
+        organisations.delete()
+        User.objects.filter(username=BENCH_ARBITER).delete()
+        Buyer.objects.filter(
+            siren__startswith=str(BENCH_SIREN_BASE)[:2], name__startswith="BENCH "
+        ).delete()
+
+
+def _add_open_requests(*, contract: Contract, arbiter: User, start: int, stop: int) -> None:
+    now = timezone.now()
+    batch = 5_000
+    for first in range(start, stop, batch):
+        last = min(stop, first + batch)
+        buyers = Buyer.objects.bulk_create(
+            [
+                Buyer(siren=_bench_siren(i), name=f"BENCH {i:06d}", grade=i % 11)
+                for i in range(first, last)
+            ]
+        )
+        GuaranteeRequest.objects.bulk_create(
+            [
+                GuaranteeRequest(
+                    policyholder_id=contract.policyholder_id,
+                    contract=contract,
+                    buyer=buyer,
+                    exposure=Decimal("100000"),
+                    primary_amount=Decimal("40000"),
+                    requested_top_up=Decimal("40000"),
+                    credit_term_days=60,
+                    reason="new_order",
+                    submitted_by=arbiter,
+                    submitted_at=now - timedelta(minutes=i),
+                    due_at=now + timedelta(hours=48) - timedelta(minutes=i),
+                    assigned_to=arbiter,
+                )
+                for i, buyer in zip(range(first, last), buyers, strict=True)
+            ]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE underwriting_guaranteerequest; ANALYZE underwriting_buyer;")
+
+
+def _queue_figures(client: Client, label: str) -> Iterator[Figure]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/backoffice/queue/")
+    assert response.status_code == 200, response.status_code
+    yield f"queue_first_page.{label}.queries", float(len(queries)), "queries"
+    yield from summary(
+        f"queue_first_page.{label}", timed_ms(lambda: client.get("/backoffice/queue/"), repeat=30)
+    )
+
+
+@benchmark("underwriting")
+def underwriting() -> Iterator[Figure]:
+    build_demo_world()
+    _cleanup()
+    try:
+        with scopes_disabled():
+            insurer = Organisation.objects.get(
+                kind=OrganisationKind.INSURER, name="Unlock Plus Assurance"
+            )
+            arbiter = User.objects.create(
+                username=BENCH_ARBITER,
+                email=BENCH_ARBITER,
+                organisation=insurer,
+                role=Role.ARBITER,
+                authority_amount=Decimal("150000"),
+            )
+            policyholder = Organisation.objects.create(
+                kind=OrganisationKind.POLICYHOLDER, name=BENCH_NAME, dedicated_arbiter=arbiter
+            )
+            contract = Contract.objects.create(
+                policyholder=policyholder,
+                number="UP-BENCH-0001",
+                primary_insurer_name="Bench",
+                primary_policy_number="B-1",
+                status=ContractStatus.ACTIVE,
+                starts_on=date(2026, 1, 1),
+                monthly_rate=Decimal("0.0012"),
+            )
+            _add_open_requests(contract=contract, arbiter=arbiter, start=0, stop=10)
+        client = Client()
+        client.force_login(arbiter)
+        yield from summary(
+            "bare_json_view", timed_ms(lambda: client.get("/bench/bare"), repeat=100)
+        )
+        yield from _queue_figures(client, "10_open")
+        with scopes_disabled():
+            _add_open_requests(contract=contract, arbiter=arbiter, start=10, stop=100_000)
+        yield from _queue_figures(client, "100000_open")
+    finally:
+        _cleanup()
+    yield from _coverage_under_load()
+
+
+# --- coverage under 50 concurrent clients -------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _hammer(
+    port: int, path: str, headers: dict[str, str], *, clients: int, per_client: int
+) -> list[float]:
+    samples: list[float] = []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(clients)
+    failures: list[int] = []
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine: list[float] = []
+        start_gate.wait()
+        for _ in range(per_client):
+            began = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append((time.perf_counter() - began) * 1000)
+            if response.status != 200:
+                failures.append(response.status)
+        conn.close()
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests, e.g. HTTP {failures[0]}")
+    return samples
+
+
+def _with_gunicorn(run: Callable[[int], Iterator[Figure]]) -> Iterator[Figure]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "UNLOCKPLUS_SECURE": "false",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn, on loopback
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "unlockplus.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(max(2, (os.cpu_count() or 2))),
+            "--threads",
+            "8",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield from run(port)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _coverage_under_load() -> Iterator[Figure]:
+    with scopes_disabled():
+        guarantee = (
+            Guarantee.objects.filter(policyholder__name__startswith="Distrilog")
+            .select_related("contract")
+            .first()
+        )
+        user = User.objects.get(username="credit.distrilog@demo.unlockplus.fr")
+        token, _ = Token.objects.get_or_create(user=user)
+    if guarantee is None:
+        raise RuntimeError("the demo world has no guarantee to check coverage on")
+    coverage = f"/api/v1/coverage/?buyer={guarantee.buyer_id}&order_amount=25000"
+    auth = {"Authorization": f"Token {token.key}", "Host": "127.0.0.1"}
+    clients, per_client = 50, 40
+
+    def run(port: int) -> Iterator[Figure]:
+        _hammer(port, "/bench/bare", auth, clients=10, per_client=10)  # warm up every worker
+        _hammer(port, coverage, auth, clients=10, per_client=10)
+        for name, path in (
+            ("bare_json_view_50_clients", "/bench/bare"),
+            ("coverage_50_clients", coverage),
+        ):
+            began = time.perf_counter()
+            samples = _hammer(port, path, auth, clients=clients, per_client=per_client)
+            elapsed = time.perf_counter() - began
+            yield f"{name}.p50", percentile(samples, 0.50), "ms"
+            yield f"{name}.p95", percentile(samples, 0.95), "ms"
+            yield f"{name}.throughput", len(samples) / elapsed, "req/s"
+
+    yield from _with_gunicorn(run)

@@ -1,0 +1,244 @@
+"""Reads for underwriting: buyers, guarantees in force, coverage, the arbiter queue.
+
+Tenant-owned rows are read through their fail-closed scoped managers, so every function here
+answers within the active scope only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+
+from portal.errors import RuleViolation
+from portal.models import User
+from portal.timeutils import business_today
+from underwriting.identifiers import parse_company_id
+from underwriting.models import (
+    OPEN_STATUSES,
+    Buyer,
+    Contract,
+    ContractStatus,
+    Guarantee,
+    GuaranteeRequest,
+    ProceedingsStatus,
+)
+from underwriting.rules import ZERO, TopUpLimits, money, top_up_limits
+
+
+def buyer_search(*, query: str, limit: int = 20) -> list[Buyer]:
+    """Buyers whose identifier is `query` (any form), or whose name contains it."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    try:
+        company = parse_company_id(query, field="q")
+    except RuleViolation:
+        return list(Buyer.objects.filter(name__icontains=query).order_by("name")[:limit])
+    return list(buyer_by_company_id(siren=company.siren, vat_number=company.vat_number))
+
+
+def buyer_by_company_id(*, siren: str | None, vat_number: str | None) -> QuerySet[Buyer]:
+    if siren:
+        return Buyer.objects.filter(siren=siren)
+    return Buyer.objects.filter(vat_number=vat_number)
+
+
+def active_contract_for(*, policyholder_id: object) -> Contract | None:
+    return (
+        Contract.objects.filter(policyholder_id=policyholder_id, status=ContractStatus.ACTIVE)
+        .select_related("policyholder")
+        .first()
+    )
+
+
+def guarantees_in_force(*, on: date | None = None) -> QuerySet[Guarantee]:
+    return Guarantee.objects.filter(period__contains=on or business_today())
+
+
+def guarantee_in_force(
+    *, contract: Contract, buyer: Buyer, on: date | None = None
+) -> Guarantee | None:
+    return guarantees_in_force(on=on).filter(contract=contract, buyer=buyer).first()
+
+
+def guarantee_history(*, contract: Contract, buyer: Buyer) -> QuerySet[Guarantee]:
+    return (
+        Guarantee.objects.filter(contract=contract, buyer=buyer)
+        .select_related("created_by", "decision")
+        .order_by("-created_at")
+    )
+
+
+def aggregate_in_force(
+    *, contract: Contract, on: date | None = None, excluding_buyer: Buyer | None = None
+) -> Decimal:
+    queryset = guarantees_in_force(on=on).filter(contract=contract)
+    if excluding_buyer is not None:
+        queryset = queryset.exclude(buyer=excluding_buyer)
+    return queryset.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def limits_for(
+    *,
+    contract: Contract,
+    buyer: Buyer,
+    exposure: Decimal,
+    primary: Decimal,
+    credit_term_days: int | None,
+    on: date | None = None,
+) -> TopUpLimits:
+    return top_up_limits(
+        exposure=exposure,
+        primary=primary,
+        multiple=contract.top_up_multiple,
+        credit_term_days=credit_term_days,
+        max_credit_term_days=contract.max_credit_term_days,
+        contract_active=contract.status == ContractStatus.ACTIVE,
+        contract_number=contract.number,
+        buyer_in_liquidation=buyer.proceedings == ProceedingsStatus.LIQUIDATION,
+        aggregate_cap=contract.aggregate_cap,
+        aggregate_in_force_elsewhere=aggregate_in_force(
+            contract=contract, on=on, excluding_buyer=buyer
+        )
+        if contract.aggregate_cap is not None
+        else ZERO,
+    )
+
+
+@dataclass(frozen=True)
+class Coverage:
+    contract: Contract
+    buyer: Buyer
+    primary: Decimal
+    top_up: Decimal
+    total: Decimal
+    exposure: Decimal | None
+    order_amount: Decimal
+    outstanding: Decimal
+    headroom: Decimal
+    fits: bool
+    on: date
+    valid_until: date | None
+
+    @property
+    def cover_ratio(self) -> Decimal | None:
+        if not self.exposure:
+            return None
+        return (self.total * 100 / self.exposure).quantize(Decimal("0.1"))
+
+
+def coverage_check(
+    *,
+    contract: Contract,
+    buyer: Buyer,
+    order_amount: Decimal = ZERO,
+    outstanding: Decimal = ZERO,
+    on: date | None = None,
+) -> Coverage:
+    """Order-time check: does `outstanding + order_amount` fit under primary + top-up today?"""
+    on = on or business_today()
+    guarantee = guarantee_in_force(contract=contract, buyer=buyer, on=on)
+    primary = guarantee.primary_amount if guarantee else ZERO
+    top_up = guarantee.amount if guarantee else ZERO
+    total = money(primary + top_up)
+    headroom = money(total - outstanding - order_amount)
+    upper = guarantee.period.upper if guarantee else None
+    return Coverage(
+        contract=contract,
+        buyer=buyer,
+        primary=primary,
+        top_up=top_up,
+        total=total,
+        exposure=guarantee.exposure if guarantee else None,
+        order_amount=order_amount,
+        outstanding=outstanding,
+        headroom=headroom,
+        fits=total > 0 and headroom >= 0,
+        on=on,
+        valid_until=(upper - timedelta(days=1)) if upper else None,
+    )
+
+
+def requests_visible() -> QuerySet[GuaranteeRequest]:
+    return GuaranteeRequest.objects.select_related(
+        "buyer", "contract", "policyholder", "submitted_by", "assigned_to", "decision"
+    )
+
+
+def queue(
+    *,
+    arbiter: User | None = None,
+    unassigned: bool = False,
+    policyholder_id: object = None,
+    grade_min: int | None = None,
+    grade_max: int | None = None,
+    amount_min: Decimal | None = None,
+    amount_max: Decimal | None = None,
+    reason: str = "",
+    status: str = "",
+) -> QuerySet[GuaranteeRequest]:
+    """Open requests, oldest due first (indexed on `due_at` for open statuses)."""
+    queryset = GuaranteeRequest.objects.filter(status__in=OPEN_STATUSES)
+    if status:
+        queryset = queryset.filter(status=status)
+    if arbiter is not None:
+        queryset = queryset.filter(assigned_to=arbiter)
+    elif unassigned:
+        queryset = queryset.filter(assigned_to__isnull=True)
+    if policyholder_id:
+        queryset = queryset.filter(policyholder_id=policyholder_id)
+    if grade_min is not None:
+        queryset = queryset.filter(buyer__grade__gte=grade_min)
+    if grade_max is not None:
+        queryset = queryset.filter(buyer__grade__lte=grade_max)
+    if amount_min is not None:
+        queryset = queryset.filter(requested_top_up__gte=amount_min)
+    if amount_max is not None:
+        queryset = queryset.filter(requested_top_up__lte=amount_max)
+    if reason:
+        queryset = queryset.filter(reason=reason)
+    return queryset.select_related(
+        "buyer", "contract", "policyholder", "submitted_by", "assigned_to"
+    ).order_by("due_at", "id")
+
+
+@dataclass(frozen=True)
+class CoverLine:
+    guarantee: Guarantee
+    total: Decimal
+    ratio: Decimal | None
+
+
+def cover_by_buyer(*, on: date | None = None) -> list[CoverLine]:
+    """Guarantees in force with the total cover (primary + top-up) and its ratio to exposure."""
+    lines = []
+    for guarantee in (
+        guarantees_in_force(on=on)
+        .select_related("buyer", "contract", "policyholder")
+        .order_by("policyholder__name", "buyer__name")
+    ):
+        total = money(guarantee.primary_amount + guarantee.amount)
+        ratio = (
+            (total * 100 / guarantee.exposure).quantize(Decimal("0.1"))
+            if guarantee.exposure
+            else None
+        )
+        lines.append(CoverLine(guarantee=guarantee, total=total, ratio=ratio))
+    return lines
+
+
+def buyer_accumulation(*, buyer: Buyer, on: date | None = None) -> dict[str, Decimal | int]:
+    """The insurer's exposure on one buyer across all policyholders (call with scope off)."""
+    in_force = guarantees_in_force(on=on).filter(buyer=buyer)
+    totals = in_force.aggregate(top_up=Sum("amount"), primary=Sum("primary_amount"))
+    open_requests = GuaranteeRequest.objects.filter(buyer=buyer, status__in=OPEN_STATUSES)
+    return {
+        "top_up": totals["top_up"] or ZERO,
+        "primary": totals["primary"] or ZERO,
+        "policyholders": in_force.values("policyholder").distinct().count(),
+        "open_requests": open_requests.count(),
+        "requested": open_requests.aggregate(total=Sum("requested_top_up"))["total"] or ZERO,
+    }

@@ -1,0 +1,285 @@
+"""Arbiter pages: the queue, the decision page, countersignature, the buyer risk file and
+guarantee reductions. Insurer arbiters and senior arbiters (admins may look)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_scopes import scopes_disabled
+
+from portal import selectors as portal_selectors
+from portal.errors import DomainError
+from portal.models import OrganisationKind, Role, User
+from portal.permissions import allowed
+from portal.timeutils import business_today
+from underwriting import selectors, services
+from underwriting.forms import (
+    QUEUE_ARBITER_ALL,
+    QUEUE_ARBITER_ME,
+    QUEUE_ARBITER_NONE,
+    AssignForm,
+    CountersignForm,
+    DecisionForm,
+    GuaranteeChangeForm,
+    QueueFilterForm,
+    apply_domain_error,
+)
+from underwriting.models import (
+    Buyer,
+    BuyerGradeChange,
+    BuyerProceedingsEvent,
+    CountersignatureState,
+    Guarantee,
+    GuaranteeRequest,
+    PendingDecision,
+)
+
+READERS = [Role.ARBITER, Role.SENIOR_ARBITER, Role.ADMIN]
+DECIDERS = [Role.ARBITER, Role.SENIOR_ARBITER]
+insurer_readers = allowed(kinds=[OrganisationKind.INSURER], roles=READERS)
+insurer_deciders = allowed(kinds=[OrganisationKind.INSURER], roles=DECIDERS)
+QUEUE_PAGE_SIZE = 50
+
+
+def _arbiters(user: User) -> list[User]:
+    return list(
+        User.objects.filter(
+            organisation=user.organisation, role__in=DECIDERS, is_active=True
+        ).order_by("last_name", "first_name")
+    )
+
+
+@insurer_readers
+def queue(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    arbiters = _arbiters(user)
+    form = QueueFilterForm(
+        request.GET or {"arbiter": QUEUE_ARBITER_ME},
+        arbiters=arbiters,
+        policyholders=list(portal_selectors.visible_policyholders().order_by("name")),
+    )
+    page = None
+    if form.is_valid():
+        data = form.cleaned_data
+        choice = data["arbiter"] or QUEUE_ARBITER_ME
+        by_id = {str(arbiter.pk): arbiter for arbiter in arbiters}
+        arbiter = user if choice == QUEUE_ARBITER_ME else by_id.get(choice)
+        queryset = selectors.queue(
+            arbiter=arbiter if choice != QUEUE_ARBITER_ALL else None,
+            unassigned=choice == QUEUE_ARBITER_NONE,
+            policyholder_id=data["policyholder"] or None,
+            grade_min=data["grade_min"],
+            grade_max=data["grade_max"],
+            amount_min=data["amount_min"],
+            amount_max=data["amount_max"],
+            reason=data["reason"],
+            status=data["status"],
+        )
+        page = Paginator(queryset, QUEUE_PAGE_SIZE).get_page(data["page"] or 1)
+    template = "underwriting/_queue_table.html" if request.htmx else "underwriting/queue.html"  # type: ignore[attr-defined]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        template,
+        {"form": form, "page": page, "now": timezone.now(), "query": query.urlencode()},
+    )
+
+
+@insurer_readers
+def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    guarantee_request = get_object_or_404(selectors.requests_visible(), pk=request_id)
+    form = DecisionForm(
+        request.POST or None,
+        initial={
+            "outcome": "approved",
+            "amount": guarantee_request.requested_top_up,
+            "valid_from": business_today(),
+            "valid_until": guarantee_request.seasonal_until,
+        },
+    )
+    if request.method == "POST":
+        if user.role not in DECIDERS:
+            return redirect("arbiter_request", request_id=guarantee_request.pk)
+        if form.is_valid():
+            try:
+                result = services.guarantee_request_decide(
+                    request_id=guarantee_request.pk, actor=user, **form.cleaned_data
+                )
+            except DomainError as error:
+                apply_domain_error(form, error)
+            else:
+                if result.pending is not None:
+                    messages.success(
+                        request,
+                        _("Au-delà de votre pouvoir : la décision attend une contre-signature."),
+                    )
+                else:
+                    messages.success(request, _("Décision enregistrée."))
+                return redirect("arbiter_request", request_id=guarantee_request.pk)
+    contract, buyer = guarantee_request.contract, guarantee_request.buyer
+    limits = selectors.limits_for(
+        contract=contract,
+        buyer=buyer,
+        exposure=guarantee_request.exposure,
+        primary=guarantee_request.primary_amount,
+        credit_term_days=guarantee_request.credit_term_days,
+    )
+    pending = (
+        PendingDecision.objects.filter(
+            request=guarantee_request, state=CountersignatureState.PENDING
+        )
+        .select_related("proposed_by")
+        .first()
+    )
+    return render(
+        request,
+        "underwriting/arbiter_request.html",
+        {
+            "req": guarantee_request,
+            "form": form,
+            "limits": limits,
+            "current": selectors.guarantee_in_force(contract=contract, buyer=buyer),
+            "pending": pending,
+            "proposals": PendingDecision.objects.filter(request=guarantee_request).select_related(
+                "proposed_by", "resolved_by"
+            ),
+            "countersign_form": CountersignForm(),
+            "assign_form": AssignForm(
+                initial={"arbiter": guarantee_request.assigned_to_id}, arbiters=_arbiter_qs(user)
+            ),
+            "can_decide": user.role in DECIDERS,
+            "can_countersign": user.role == Role.SENIOR_ARBITER
+            and pending is not None
+            and pending.proposed_by_id != user.pk,
+        },
+    )
+
+
+def _arbiter_qs(user: User) -> QuerySet[User]:
+    return User.objects.filter(organisation=user.organisation, role__in=DECIDERS, is_active=True)
+
+
+@insurer_deciders
+@require_POST
+def request_assign(request: HttpRequest, request_id: str) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    guarantee_request = get_object_or_404(GuaranteeRequest.objects.all(), pk=request_id)
+    form = AssignForm(request.POST, arbiters=_arbiter_qs(user))
+    if form.is_valid():
+        try:
+            services.guarantee_request_assign(
+                request_id=guarantee_request.pk, arbiter=form.cleaned_data["arbiter"], actor=user
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Demande attribuée."))
+    else:
+        messages.error(request, _("Arbitre inconnu."))
+    next_url = request.POST.get("next", "")
+    if next_url.startswith("/backoffice/") and "//" not in next_url:
+        return redirect(next_url)
+    return redirect("arbiter_request", request_id=guarantee_request.pk)
+
+
+@insurer_deciders
+@require_POST
+def request_countersign(request: HttpRequest, request_id: str) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    guarantee_request = get_object_or_404(GuaranteeRequest.objects.all(), pk=request_id)
+    form = CountersignForm(request.POST)
+    if form.is_valid():
+        try:
+            services.pending_decision_countersign(
+                request_id=guarantee_request.pk,
+                actor=user,
+                approve=form.cleaned_data["approve"],
+                note=form.cleaned_data["note"],
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Contre-signature enregistrée."))
+    else:
+        messages.error(request, _("Choisissez de contre-signer ou de rejeter."))
+    return redirect("arbiter_request", request_id=guarantee_request.pk)
+
+
+@insurer_readers
+def buyer_risk_file(request: HttpRequest, buyer_id: str) -> HttpResponse:
+    buyer = get_object_or_404(Buyer, pk=buyer_id)
+    # Accumulation is the insurer's view across every policyholder: staff only (checked above).
+    with scopes_disabled():
+        accumulation = selectors.buyer_accumulation(buyer=buyer)
+        exposures = list(
+            selectors.guarantees_in_force()
+            .filter(buyer=buyer)
+            .select_related("policyholder", "contract")
+            .order_by("-amount")
+        )
+    return render(
+        request,
+        "underwriting/buyer_risk_file.html",
+        {
+            "buyer": buyer,
+            "accumulation": accumulation,
+            "exposures": exposures,
+            "grades": BuyerGradeChange.objects.filter(buyer=buyer)[:50],
+            "proceedings": BuyerProceedingsEvent.objects.filter(buyer=buyer)[:50],
+            "requests": selectors.requests_visible().filter(buyer=buyer)[:50],
+        },
+    )
+
+
+@insurer_readers
+def guarantee_change(request: HttpRequest, guarantee_id: str) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    guarantee = get_object_or_404(
+        Guarantee.objects.select_related("buyer", "contract", "policyholder"), pk=guarantee_id
+    )
+    form = GuaranteeChangeForm(
+        request.POST or None, initial={"effective_on": business_today(), "action": "reduce"}
+    )
+    if request.method == "POST" and user.role in DECIDERS and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["action"] == "reduce":
+                services.guarantee_reduce(
+                    guarantee=guarantee,
+                    amount=data["amount"],
+                    effective_on=data["effective_on"],
+                    actor=user,
+                    reason=data["reason"],
+                )
+            else:
+                services.guarantee_cancel(
+                    guarantee=guarantee,
+                    effective_on=data["effective_on"],
+                    actor=user,
+                    reason=data["reason"],
+                )
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, _("Garantie modifiée."))
+            return redirect("buyer_risk_file", buyer_id=guarantee.buyer_id)
+    return render(
+        request,
+        "underwriting/guarantee_change.html",
+        {
+            "guarantee": guarantee,
+            "form": form,
+            "history": selectors.guarantee_history(
+                contract=guarantee.contract, buyer=guarantee.buyer
+            ),
+            "can_decide": user.role in DECIDERS,
+        },
+    )
