@@ -568,15 +568,26 @@ class CoverageViewSet(DomainErrorsAs4xx, ScopedGenericViewSet):
         query = CoverageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        contract = _contract_for(request.user, data.get("contract"))  # type: ignore[arg-type]
-        buyer = Buyer.objects.filter(pk=data["buyer"]).first()
-        if buyer is None:
-            raise ValidationError({"buyer": ["Unknown buyer."]})
+        user = request.user
+        # Hot path: one query finds the period in force with its contract and buyer.
+        guarantee = selectors.guarantee_in_force_for_buyer(
+            buyer_id=data["buyer"],
+            contract_id=data.get("contract"),
+            policyholder_id=getattr(user, "organisation_id", None),
+        )
+        if guarantee is not None:
+            contract, buyer = guarantee.contract, guarantee.buyer
+        else:
+            contract = _contract_for(user, data.get("contract"))  # type: ignore[arg-type]
+            buyer = Buyer.objects.filter(pk=data["buyer"]).first()
+            if buyer is None:
+                raise ValidationError({"buyer": ["Unknown buyer."]})
         coverage = selectors.coverage_check(
             contract=contract,
             buyer=buyer,
             order_amount=data["order_amount"],
             outstanding=data["outstanding"],
+            guarantee=guarantee,
         )
         return Response(CoverageSerializer(coverage).data)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 
@@ -62,6 +63,25 @@ def guarantee_in_force(
     *, contract: Contract, buyer: Buyer, on: date | None = None
 ) -> Guarantee | None:
     return guarantees_in_force(on=on).filter(contract=contract, buyer=buyer).first()
+
+
+def guarantee_in_force_for_buyer(
+    *,
+    buyer_id: object,
+    contract_id: object = None,
+    policyholder_id: object = None,
+    on: date | None = None,
+) -> Guarantee | None:
+    """The period in force for a buyer, with its contract and buyer, in one query: the named
+    contract, or else the policyholder's active contract (the order-time check's hot path)."""
+    queryset = guarantees_in_force(on=on).filter(buyer_id=buyer_id)
+    if contract_id:
+        queryset = queryset.filter(contract_id=contract_id)
+    else:
+        queryset = queryset.filter(
+            policyholder_id=policyholder_id, contract__status=ContractStatus.ACTIVE
+        )
+    return queryset.select_related("contract__policyholder", "buyer").first()
 
 
 def guarantee_history(*, contract: Contract, buyer: Buyer) -> QuerySet[Guarantee]:
@@ -130,6 +150,9 @@ class Coverage:
         return (self.total * 100 / self.exposure).quantize(Decimal("0.1"))
 
 
+_LOOK_UP: Any = object()
+
+
 def coverage_check(
     *,
     contract: Contract,
@@ -137,10 +160,12 @@ def coverage_check(
     order_amount: Decimal = ZERO,
     outstanding: Decimal = ZERO,
     on: date | None = None,
+    guarantee: Any = _LOOK_UP,
 ) -> Coverage:
     """Order-time check: does `outstanding + order_amount` fit under primary + top-up today?"""
     on = on or business_today()
-    guarantee = guarantee_in_force(contract=contract, buyer=buyer, on=on)
+    if guarantee is _LOOK_UP:
+        guarantee = guarantee_in_force(contract=contract, buyer=buyer, on=on)
     primary = guarantee.primary_amount if guarantee else ZERO
     top_up = guarantee.amount if guarantee else ZERO
     total = money(primary + top_up)
