@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "billing.context_processors.navigation",
             ],
         },
     },
@@ -175,6 +176,12 @@ DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Unlock Plus <noreply@unlockplus.example>"
 )
 
+# Premium invoices: payment term and the insurer's bank details printed on every invoice.
+BILLING_PAYMENT_TERM_DAYS: int = env.int("BILLING_PAYMENT_TERM_DAYS", default=30)
+BILLING_IBAN: str = env.str("BILLING_IBAN", default="FR76 3000 4000 0312 3456 7890 143")
+BILLING_BIC: str = env.str("BILLING_BIC", default="BNPAFRPPXXX")
+BILLING_BANK: str = env.str("BILLING_BANK", default="BNP Paribas, Paris Opéra")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -206,6 +213,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "portal-heartbeat": {
         "task": "portal.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),
+    },
+    # Month-end billing of the month before, the 1st at 02:00 Europe/Paris (CELERY_TIMEZONE).
+    "billing-month-end": {
+        "task": "billing.tasks.billing_run_month",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
     },
 }
 
