@@ -127,10 +127,19 @@ class Invoice(TenantOwned):
 class InvoiceLine(TenantOwned):
     """One buyer's premium for the month (or, on a partial credit note, one labelled amount)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    # A month writes a line per (contract, buyer): ~1M rows, so no index that nothing reads.
+    # (invoice, position) is unique, which indexes the lookups by invoice.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     position = models.PositiveIntegerField()
     buyer = models.ForeignKey(
-        "underwriting.Buyer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "underwriting.Buyer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     buyer_name = models.CharField(max_length=200, blank=True)
     buyer_identifier = models.CharField(max_length=20, blank=True)

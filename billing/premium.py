@@ -1,14 +1,10 @@
-"""The premium arithmetic of DESIGN §4, on Decimals, with no database access.
+"""The invoice-level premium arithmetic of DESIGN §4 (the line premiums are computed in SQL,
+see `billing/premium_sql.py`), and month helpers.
 
-- `peak`: the base is the highest top-up in force on any day of the month.
-- `prorata`: the base is Σ amount × days in force / days in the month. The premium is computed
-  from the exact quotient, `round(Σ amount × days × rate / days in month)`, so only one rounding
-  happens (the one the rule names); the base is shown rounded to the cent, and `amount_days`
-  (Σ amount × days, exact) is kept on the line so the premium can be recomputed from the document.
-- Line premium = base × rate, rounded half up to the cent; the invoice adds rounded lines.
+- The invoice adds rounded lines.
 - Minimum premium: when the lines add up to less than the contract's monthly minimum, an
-  adjustment line brings the premium up to the minimum.
-- Tax: tax rate × (lines + adjustment), rounded half up.
+  adjustment brings the premium up to the minimum (also when nothing was in force).
+- Tax: tax rate × (lines + adjustment), rounded half up to the cent.
 """
 
 from __future__ import annotations
@@ -18,9 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from uuid import UUID
-
-from underwriting.models import PremiumBasis
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -47,49 +40,11 @@ def days_in(first: date) -> int:
 
 
 @dataclass(frozen=True)
-class BuyerBase:
-    """What the guarantees of one (contract, buyer) amount to over a month (from SQL)."""
-
-    contract_id: UUID
-    buyer_id: UUID
-    buyer_name: str
-    buyer_identifier: str
-    peak: Decimal  # highest amount in force on any day of the month
-    amount_days: Decimal  # Σ amount × days in force within the month
-    days_in_force: int
-
-
-@dataclass(frozen=True)
-class LineAmounts:
-    base: Decimal
-    amount_days: Decimal
-    days_in_force: int
-    premium: Decimal
-
-
-@dataclass(frozen=True)
 class Totals:
     premium_total: Decimal
     minimum_adjustment: Decimal
     tax_amount: Decimal
     total: Decimal
-
-
-def line_amounts(*, buyer: BuyerBase, basis: str, rate: Decimal, days_in_month: int) -> LineAmounts:
-    if basis == PremiumBasis.PEAK:
-        base = buyer.peak
-        premium = round_cents(base * rate)
-    else:
-        # One division, one rounding: the quotient is exact whenever it lands on a half cent,
-        # and 28 significant digits decide every other case.
-        base = round_cents(buyer.amount_days / days_in_month)
-        premium = round_cents(buyer.amount_days * rate / days_in_month)
-    return LineAmounts(
-        base=round_cents(base),
-        amount_days=buyer.amount_days,
-        days_in_force=buyer.days_in_force,
-        premium=premium,
-    )
 
 
 def invoice_totals(

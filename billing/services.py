@@ -18,14 +18,14 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
-from billing import selectors
+from billing import premium_sql, selectors
 from billing.models import (
     BillingRun,
     BillingRunFailure,
@@ -38,22 +38,22 @@ from billing.models import (
 )
 from billing.premium import (
     ZERO,
-    BuyerBase,
     days_in,
     invoice_totals,
-    line_amounts,
+    month_after,
     month_first,
     round_cents,
 )
 from portal.errors import Conflict, RuleViolation
-from portal.models import Organisation, OrganisationKind, Role, User
+from portal.models import AuditEvent, Organisation, OrganisationKind, Role, User
 from portal.services import audit_record, notification_send
 from portal.timeutils import business_date, business_today
 from underwriting.models import Contract
 
 logger = logging.getLogger(__name__)
 
-RUN_BATCH = 500
+RUN_BATCH = 2000  # contracts loaded at a time
+COMMIT_EVERY = 200  # contracts issued set-based per transaction
 CREDIT_ROLES = {Role.FINANCE_OPS, Role.ADMIN}
 
 
@@ -117,14 +117,14 @@ def _lock_numbering() -> tuple[InvoiceNumberSequence, Any]:
     return sequence, issued_at
 
 
+def _number(year: int, sequence: int) -> dict[str, Any]:
+    return {"year": year, "sequence": sequence, "number": f"UP-{year}-{sequence:06d}"}
+
+
 def _take_number(sequence: InvoiceNumberSequence) -> dict[str, Any]:
     sequence.last += 1
     sequence.save(update_fields=["last"])
-    return {
-        "year": sequence.year,
-        "sequence": sequence.last,
-        "number": f"UP-{sequence.year}-{sequence.last:06d}",
-    }
+    return _number(sequence.year, sequence.last)
 
 
 def _dates(issued_at: Any) -> dict[str, Any]:
@@ -136,83 +136,56 @@ def _dates(issued_at: Any) -> dict[str, Any]:
     }
 
 
-def _announce(*, invoice: Invoice) -> None:
-    """Audit row, e-mail to the policyholder's finance users, PDF rendering after commit."""
+def _announce(*, invoice: Invoice, recipients: Sequence[User]) -> None:
+    """E-mail the policyholder's finance users; render the PDF after commit."""
     from billing.tasks import invoice_render_pdf
 
-    recipients = selectors.finance_recipients(policyholder_id=invoice.policyholder_id)
-    if invoice.is_credit_note:
-        subject = _("Avoir %(number)s émis") % {"number": invoice.number}
-    else:
-        subject = _("Facture de prime %(number)s émise") % {"number": invoice.number}
-    notification_send(
-        recipients=recipients,
-        subject=subject,
-        body=_("Contrat %(contract)s, %(month)s : %(total)s EUR, échéance le %(due)s.")
-        % {
-            "contract": invoice.contract_number,
-            "month": f"{invoice.month:%m/%Y}",
-            "total": invoice.total,
-            "due": f"{invoice.due_on:%d/%m/%Y}",
-        },
-        link=reverse("invoice_detail", kwargs={"invoice_id": invoice.pk}),
-    )
+    if recipients:
+        if invoice.is_credit_note:
+            subject = _("Avoir %(number)s émis") % {"number": invoice.number}
+        else:
+            subject = _("Facture de prime %(number)s émise") % {"number": invoice.number}
+        notification_send(
+            recipients=recipients,
+            subject=subject,
+            body=_("Contrat %(contract)s, %(month)s : %(total)s EUR, échéance le %(due)s.")
+            % {
+                "contract": invoice.contract_number,
+                "month": f"{invoice.month:%m/%Y}",
+                "total": invoice.total,
+                "due": f"{invoice.due_on:%d/%m/%Y}",
+            },
+            link=reverse("invoice_detail", kwargs={"invoice_id": invoice.pk}),
+        )
     invoice_id = str(invoice.pk)
     transaction.on_commit(lambda: invoice_render_pdf.delay(invoice_id=invoice_id), robust=True)
 
 
-@transaction.atomic
-def invoice_issue(
+def _invoice_document(
     *,
     contract: Contract,
     month: date,
-    bases: Sequence[BuyerBase] | None = None,
-    issuer: Issuer | None = None,
-    run: BillingRun | None = None,
-    actor: User | None = None,
-) -> Invoice | None:
-    """Issue the premium invoice of `contract` for `month`, once.
-
-    Returns None when the month is already invoiced, or when there is nothing to bill (no
-    guarantee in force and no minimum premium). `bases` may be precomputed for a batch of
-    contracts by `selectors.premium_bases`; they are read before the lock, which is sound
-    because guarantee periods of a past month are not rewritten.
-    """
-    month = billable_month(month)
-    issuer = issuer or issuer_details()
-    sequence, issued_at = _lock_numbering()
-    if Invoice.objects.filter(contract=contract, month=month, kind=InvoiceKind.INVOICE).exists():
-        return None
-    if bases is None:
-        bases = selectors.premium_bases(month=month, contract_ids=[contract.pk]).get(
-            contract.pk, []
-        )
-    if not bases and contract.minimum_premium is None:
-        return None
-
-    days_in_month = days_in(month)
-    amounts = [
-        line_amounts(
-            buyer=base,
-            basis=contract.premium_basis,
-            rate=contract.monthly_rate,
-            days_in_month=days_in_month,
-        )
-        for base in bases
-    ]
+    premium_total: Decimal,
+    issuer: Issuer,
+    number: dict[str, Any],
+    dates: dict[str, Any],
+    run: BillingRun | None,
+    actor: User | None,
+) -> Invoice:
+    """The invoice row of `contract`, with identities and terms copied as they are today."""
     totals = invoice_totals(
-        premiums=[amount.premium for amount in amounts],
+        premiums=[premium_total],
         minimum_premium=contract.minimum_premium,
         tax_rate=contract.tax_rate,
     )
     policyholder = contract.policyholder
-    invoice = Invoice.objects.create(
+    return Invoice(
         policyholder=policyholder,
         kind=InvoiceKind.INVOICE,
         contract=contract,
         month=month,
-        **_take_number(sequence),
-        **_dates(issued_at),
+        **number,
+        **dates,
         issued_by=actor if actor is not None and actor.pk else None,
         billing_run=run,
         insurer_name=issuer.name,
@@ -227,7 +200,7 @@ def invoice_issue(
         contract_number=contract.number,
         premium_basis=contract.premium_basis,
         monthly_rate=contract.monthly_rate,
-        days_in_month=days_in_month,
+        days_in_month=days_in(month),
         minimum_premium=contract.minimum_premium,
         tax_rate=contract.tax_rate,
         premium_total=totals.premium_total,
@@ -235,40 +208,129 @@ def invoice_issue(
         tax_amount=totals.tax_amount,
         total=totals.total,
     )
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                policyholder_id=policyholder.pk,
-                invoice=invoice,
-                position=position,
-                buyer_id=base.buyer_id,
-                buyer_name=base.buyer_name,
-                buyer_identifier=base.buyer_identifier,
-                base=amount.base,
-                amount_days=amount.amount_days,
-                days_in_force=amount.days_in_force,
-                rate=contract.monthly_rate,
-                premium=amount.premium,
+
+
+def _issue_invoices(
+    *,
+    contracts: Sequence[Contract],
+    month: date,
+    issuer: Issuer,
+    run: BillingRun | None,
+    actor: User | None,
+) -> list[Invoice]:
+    """Issue the month's invoice of each contract that has none yet, set-based.
+
+    Must run inside a transaction. The line premiums are computed and written by PostgreSQL
+    (`premium_sql`): a month of 1 000 000 guarantee lines never travels through Python. Contracts
+    with nothing in force and no minimum premium get no invoice.
+    """
+    sequence, issued_at = _lock_numbering()
+    # Checked under the numbering lock: every issuer holds it until it commits.
+    invoiced = set(
+        Invoice.objects.filter(
+            kind=InvoiceKind.INVOICE, month=month, contract__in=[c.pk for c in contracts]
+        ).values_list("contract_id", flat=True)
+    )
+    contracts = [contract for contract in contracts if contract.pk not in invoiced]
+    if not contracts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(premium_sql.DROP_WORK)
+        cursor.execute(
+            premium_sql.CREATE_WORK,
+            {
+                "first": month,
+                "next": month_after(month),
+                "days_in_month": days_in(month),
+                "contracts": [contract.pk for contract in contracts],
+            },
+        )
+        cursor.execute(premium_sql.SUMS)
+        sums: dict[UUID, Decimal] = dict(cursor.fetchall())
+        dates = _dates(issued_at)
+        invoices = [
+            _invoice_document(
+                contract=contract,
+                month=month,
+                premium_total=sums.get(contract.pk, ZERO),
+                issuer=issuer,
+                number=_number(sequence.year, sequence.last + position),
+                dates=dates,
+                run=run,
+                actor=actor,
             )
-            for position, (base, amount) in enumerate(zip(bases, amounts, strict=True), start=1)
+            for position, contract in enumerate(
+                (c for c in contracts if c.pk in sums or c.minimum_premium is not None), start=1
+            )
+        ]
+        if not invoices:
+            cursor.execute(premium_sql.DROP_WORK)
+            return []
+        sequence.last += len(invoices)
+        sequence.save(update_fields=["last"])
+        Invoice.objects.bulk_create(invoices)
+        cursor.execute(
+            premium_sql.INSERT_LINES,
+            {
+                "contracts": [invoice.contract_id for invoice in invoices],
+                "invoices": [invoice.pk for invoice in invoices],
+                "policyholders": [invoice.policyholder_id for invoice in invoices],
+            },
+        )
+        cursor.execute(premium_sql.DROP_WORK)
+    # One audit row per invoice, written in bulk (the same row audit_record writes).
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor if actor is not None and actor.pk else None,
+                policyholder_id=invoice.policyholder_id,
+                action="invoice.issued",
+                object_type=Invoice._meta.label,
+                object_id=str(invoice.pk),
+                data={
+                    "number": invoice.number,
+                    "month": f"{month:%Y-%m}",
+                    "total": str(invoice.total),
+                    "run": str(run.pk) if run else None,
+                },
+            )
+            for invoice in invoices
         ]
     )
-    audit_record(
-        actor=actor,
-        action="invoice.issued",
-        obj=invoice,
-        policyholder=policyholder,
-        data={
-            "number": invoice.number,
-            "month": f"{month:%Y-%m}",
-            "total": str(invoice.total),
-            "run": str(run.pk) if run else None,
-        },
+    recipients = selectors.finance_recipients_by_policyholder(
+        policyholder_ids={invoice.policyholder_id for invoice in invoices}
     )
+    for invoice in invoices:
+        _announce(invoice=invoice, recipients=recipients.get(invoice.policyholder_id, []))
     if run is not None:
-        BillingRun.objects.filter(pk=run.pk).update(issued=F("issued") + 1, updated_at=issued_at)
-    _announce(invoice=invoice)
-    return invoice
+        BillingRun.objects.filter(pk=run.pk).update(
+            issued=F("issued") + len(invoices), updated_at=issued_at
+        )
+    return invoices
+
+
+@transaction.atomic
+def invoice_issue(
+    *,
+    contract: Contract,
+    month: date,
+    issuer: Issuer | None = None,
+    run: BillingRun | None = None,
+    actor: User | None = None,
+) -> Invoice | None:
+    """Issue the premium invoice of `contract` for `month`, once.
+
+    Returns None when the month is already invoiced, or when there is nothing to bill (no
+    guarantee in force and no minimum premium).
+    """
+    issued = _issue_invoices(
+        contracts=[contract],
+        month=billable_month(month),
+        issuer=issuer or issuer_details(),
+        run=run,
+        actor=actor,
+    )
+    return issued[0] if issued else None
 
 
 def credited_so_far(invoice: Invoice) -> Decimal:
@@ -396,7 +458,10 @@ def credit_note_issue(
         reason=reason,
         data={"number": note.number, "credits": invoice.number, "total": str(note.total)},
     )
-    _announce(invoice=note)
+    _announce(
+        invoice=note,
+        recipients=list(selectors.finance_recipients(policyholder_id=note.policyholder_id)),
+    )
     return note
 
 
@@ -470,8 +535,9 @@ def _record_failure(*, run: BillingRun, contract: Contract, error: Exception) ->
 def billing_run_execute(*, run_id: UUID | str) -> BillingRun:
     """Bill every contract in force in the run's month that has no invoice for it yet.
 
-    Not one transaction: each contract is issued in its own, so a failing contract is recorded
-    on the run and the others go on, and a run killed halfway leaves whole invoices only.
+    Not one transaction: contracts are issued in groups of COMMIT_EVERY, one transaction each,
+    so a failing contract is recorded on the run and the others go on, and a run killed halfway
+    leaves whole invoices only.
     Executing a run again (a retried task) starts its counters afresh and bills what is missing.
     """
     with scopes_disabled():  # a run bills every policyholder: the insurer-wide scope
@@ -522,28 +588,38 @@ def _bill_batch(*, run: BillingRun, contract_ids: list[UUID], issuer: Issuer) ->
         .select_related("policyholder")
         .order_by("number")
     )
-    invoiced = set(
-        Invoice.objects.filter(
-            kind=InvoiceKind.INVOICE, month=run.month, contract_id__in=contract_ids
-        ).values_list("contract_id", flat=True)
-    )
-    to_bill = [contract for contract in contracts if contract.pk not in invoiced]
-    bases = selectors.premium_bases(month=run.month, contract_ids=[c.pk for c in to_bill])
-    skipped = len(contracts) - len(to_bill)
-    for contract in to_bill:
+    # A group of contracts is issued set-based in one transaction. If anything in it fails,
+    # the group rolls back and its contracts are issued one by one, each in its own savepoint,
+    # so the failing contract is recorded on the run and the others go on. A kill loses at most
+    # the uncommitted group, which the next run issues again.
+    for start in range(0, len(contracts), COMMIT_EVERY):
+        group = contracts[start : start + COMMIT_EVERY]
         try:
-            invoice = invoice_issue(
-                contract=contract,
-                month=run.month,
-                bases=bases.get(contract.pk, []),
-                issuer=issuer,
-                run=run,
-            )
+            with transaction.atomic():
+                issued = _issue_invoices(
+                    contracts=group, month=run.month, issuer=issuer, run=run, actor=None
+                )
+                _count_skipped(run=run, skipped=len(group) - len(issued))
+        except Exception:  # noqa: BLE001 - isolate the culprit below
+            logger.warning("billing run %s: a group failed, retrying contract by contract", run.pk)
+            with transaction.atomic():
+                _bill_one_by_one(run=run, contracts=group, issuer=issuer)
+
+
+def _bill_one_by_one(*, run: BillingRun, contracts: list[Contract], issuer: Issuer) -> None:
+    skipped = 0
+    for contract in contracts:
+        try:
+            invoice = invoice_issue(contract=contract, month=run.month, issuer=issuer, run=run)
         except Exception as error:  # noqa: BLE001 - one contract must not stop the others
             _record_failure(run=run, contract=contract, error=error)
             continue
         if invoice is None:
             skipped += 1
+    _count_skipped(run=run, skipped=skipped)
+
+
+def _count_skipped(*, run: BillingRun, skipped: int) -> None:
     if skipped:
         BillingRun.objects.filter(pk=run.pk).update(
             skipped=F("skipped") + skipped, updated_at=timezone.now()

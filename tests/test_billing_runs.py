@@ -169,14 +169,14 @@ def test_one_failing_contract_does_not_stop_the_others(
 ) -> None:
     contracts = book(3)
     broken = contracts[1].pk
-    original = services.line_amounts
+    original = services._invoice_document
 
-    def line_amounts(**kwargs: object):  # type: ignore[no-untyped-def]
-        if kwargs["buyer"].contract_id == broken:  # type: ignore[attr-defined]
+    def invoice_document(**kwargs: object):  # type: ignore[no-untyped-def]
+        if kwargs["contract"].pk == broken:  # type: ignore[attr-defined]
             raise ValueError("taux illisible")
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "line_amounts", line_amounts)
+    monkeypatch.setattr(services, "_invoice_document", invoice_document)
     run = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
     )
@@ -185,7 +185,7 @@ def test_one_failing_contract_does_not_stop_the_others(
     assert failure.contract_id == broken and "taux illisible" in failure.message
     assert numbers() == [1, 2]  # the failed contract took no number
 
-    monkeypatch.setattr(services, "line_amounts", original)
+    monkeypatch.setattr(services, "_invoice_document", original)
     rerun = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
     )
@@ -203,19 +203,19 @@ KILLER = textwrap.dedent(
     from datetime import date
 
     calls = 0
-    original = services.audit_record
+    original = services._announce
 
-    def audit_then_die(**kwargs):
+    def announce_then_die(**kwargs):
         global calls
-        if kwargs["action"] == "invoice.issued":
-            calls += 1
-            if calls == int(sys.argv[1]):
-                # Inside the issuing transaction: number taken, invoice and lines written,
-                # nothing committed. A kill -9 now is the worst moment.
-                os.kill(os.getpid(), signal.SIGKILL)
+        calls += 1
+        if calls == int(sys.argv[1]):
+            # Inside the issuing transaction: numbers taken, invoices, lines and audit rows
+            # written, nothing committed. A kill -9 now is the worst moment.
+            os.kill(os.getpid(), signal.SIGKILL)
         return original(**kwargs)
 
-    services.audit_record = audit_then_die
+    services._announce = announce_then_die
+    services.COMMIT_EVERY = 3  # small commit groups, so the kill lands after two of them
     run = services.billing_run_create(
         month=date(2026, 10, 1), trigger=BillingRunTrigger.COMMAND, actor=None
     )
@@ -245,23 +245,24 @@ def test_a_run_killed_halfway_then_run_again_leaves_no_duplicate_and_no_gap(worl
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     killed = subprocess.run(
-        [sys.executable, "-c", KILLER, "6"],
+        [sys.executable, "-c", KILLER, "8"],
         env=env,
         cwd=settings.BASE_DIR,
         capture_output=True,
         timeout=120,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
-    # Five whole invoices committed; the sixth died with its transaction, number included.
-    assert numbers() == [1, 2, 3, 4, 5]
-    assert InvoiceNumberSequence.objects.get(year=YEAR).last == 5
+    # Two groups of three committed; the eighth invoice died with its group's transaction
+    # (the seventh, its number and the run's counters included).
+    assert numbers() == [1, 2, 3, 4, 5, 6]
+    assert InvoiceNumberSequence.objects.get(year=YEAR).last == 6
     dead = BillingRun.objects.get()
-    assert (dead.status, dead.issued) == (BillingRunStatus.RUNNING, 5)
+    assert (dead.status, dead.issued) == (BillingRunStatus.RUNNING, 6)
 
     rerun = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
     )
-    assert (rerun.issued, rerun.skipped, rerun.failed) == (5, 3 + 5, 0)
+    assert (rerun.issued, rerun.skipped, rerun.failed) == (4, 3 + 6, 0)
     assert numbers() == list(range(1, 11))
     invoices = october_invoices()
     assert len({invoice.contract_id for invoice in invoices}) == 10
