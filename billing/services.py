@@ -136,10 +136,16 @@ def _dates(issued_at: Any) -> dict[str, Any]:
     }
 
 
-def _announce(*, invoice: Invoice, recipients: Sequence[User]) -> None:
-    """E-mail the policyholder's finance users; render the PDF after commit."""
-    from billing.tasks import invoice_render_pdf
+def _render_after_commit(invoices: Sequence[Invoice]) -> None:
+    """One render task per committed group (a month enqueues tens of messages, not 10 000)."""
+    from billing.tasks import invoice_render_pdfs
 
+    invoice_ids = [str(invoice.pk) for invoice in invoices]
+    transaction.on_commit(lambda: invoice_render_pdfs.delay(invoice_ids=invoice_ids), robust=True)
+
+
+def _announce(*, invoice: Invoice, recipients: Sequence[User]) -> None:
+    """E-mail the policyholder's finance users."""
     if recipients:
         if invoice.is_credit_note:
             subject = _("Avoir %(number)s émis") % {"number": invoice.number}
@@ -157,8 +163,6 @@ def _announce(*, invoice: Invoice, recipients: Sequence[User]) -> None:
             },
             link=reverse("invoice_detail", kwargs={"invoice_id": invoice.pk}),
         )
-    invoice_id = str(invoice.pk)
-    transaction.on_commit(lambda: invoice_render_pdf.delay(invoice_id=invoice_id), robust=True)
 
 
 def _invoice_document(
@@ -302,6 +306,7 @@ def _issue_invoices(
     )
     for invoice in invoices:
         _announce(invoice=invoice, recipients=recipients.get(invoice.policyholder_id, []))
+    _render_after_commit(invoices)
     if run is not None:
         BillingRun.objects.filter(pk=run.pk).update(
             issued=F("issued") + len(invoices), updated_at=issued_at
@@ -462,6 +467,7 @@ def credit_note_issue(
         invoice=note,
         recipients=list(selectors.finance_recipients(policyholder_id=note.policyholder_id)),
     )
+    _render_after_commit([note])
     return note
 
 

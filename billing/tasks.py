@@ -33,6 +33,13 @@ def billing_run_execute_task(*, run_id: str) -> str:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def invoice_render_pdfs(*, invoice_ids: list[str]) -> None:
+    """The PDFs of one committed group; a redelivered task skips those already stored."""
+    for invoice_id in invoice_ids:
+        invoice_render_pdf(invoice_id=invoice_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def invoice_render_pdf(*, invoice_id: str) -> None:
     # The invoice's tenant is not known before it is loaded: read it in the named bypass,
     # then render within that one policyholder's scope.

@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Top-up trade credit insurance: requests, guarantees, coverage, invoices.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"InvoiceKindEnum": "billing.models.InvoiceKind"},
 }
 
 CELERY_BROKER_URL = REDIS_URL
