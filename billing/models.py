@@ -7,16 +7,19 @@ its own rows when it is issued, and its PDF is rendered from those rows once and
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import TenantOwned
 from underwriting.models import MONEY, PremiumBasis
 
 RATE = {"max_digits": 8, "decimal_places": 6}
+STALLED_AFTER = timedelta(minutes=15)
 
 
 class InvoiceKind(models.TextChoices):
@@ -239,8 +242,21 @@ class BillingRun(models.Model):
         return min(100, round(100 * (self.done + self.failed) / self.total))
 
     @property
+    def is_stalled(self) -> bool:
+        """Running, but silent for a while: its worker was most likely killed. Running the
+        month again finishes the work."""
+        return (
+            self.status == BillingRunStatus.RUNNING
+            and self.updated_at is not None
+            and timezone.now() - self.updated_at > STALLED_AFTER
+        )
+
+    @property
     def is_active(self) -> bool:
-        return self.status in {BillingRunStatus.QUEUED, BillingRunStatus.RUNNING}
+        """Worth polling: queued, or running and still making progress."""
+        return self.status == BillingRunStatus.QUEUED or (
+            self.status == BillingRunStatus.RUNNING and not self.is_stalled
+        )
 
 
 class BillingRunFailure(models.Model):

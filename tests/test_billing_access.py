@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from billing.models import BillingRun, BillingRunStatus, Invoice
@@ -172,3 +173,17 @@ def test_finance_ops_issue_a_credit_note_from_the_page_and_the_api(
     detail = client_for(world.alice.finance).get(f"/invoices/{invoices['alice'].pk}/")
     assert detail.status_code == 200 and "Geste" in detail.content.decode()
     assert detail.context["credit_form"] is None  # only finance ops issue credit notes
+
+
+def test_a_run_silent_for_a_while_is_shown_as_interrupted_and_no_longer_polled(
+    world: World,
+) -> None:
+    run = BillingRun.objects.create(
+        month=OCTOBER,
+        trigger="command",
+        status=BillingRunStatus.RUNNING,
+        updated_at=timezone.now() - timedelta(hours=1),
+    )
+    page = client_for(world.staff["finance_ops"]).get(f"/billing/runs/{run.pk}/progress/")
+    assert 'data-testid="stalled"' in page.content.decode()
+    assert "every 2s" not in page.content.decode()
