@@ -204,7 +204,9 @@ def _clean_up(policyholder: Organisation, sequence_before: int | None) -> None:
         sequence = InvoiceNumberSequence.objects.select_for_update().filter(year=year).first()
         bench = Invoice.objects.filter(policyholder=policyholder)
         ids = [str(pk) for pk in bench.values_list("pk", flat=True)]
-        highest = bench.filter(year=year).order_by("-sequence").values_list("sequence", flat=True)
+        highest = (
+            bench.filter(year=year).order_by("-sequence").values_list("sequence", flat=True).first()
+        )
         issued_this_year = bench.filter(year=year).count()
         AuditEvent.objects.filter(object_type="billing.Invoice", object_id__in=ids).delete()
         bench.filter(kind="credit_note").delete()
@@ -218,8 +220,7 @@ def _clean_up(policyholder: Organisation, sequence_before: int | None) -> None:
         # Only when the bench numbers were the last ones: otherwise leave the sequence alone.
         if (
             sequence is not None
-            and highest
-            and highest[0] == sequence.last
+            and highest == sequence.last
             and sequence.last - issued_this_year == (sequence_before or 0)
         ):
             sequence.last = sequence_before or 0

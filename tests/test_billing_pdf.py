@@ -109,3 +109,18 @@ def test_the_policyholders_finance_users_are_told_when_an_invoice_is_issued(
     assert [message.to for message in mail.outbox] == [[world.alice.finance.email]]
     with scopes_disabled():
         assert InvoicePdf.objects.filter(invoice=issued).exists()  # rendered after commit
+
+
+def test_a_credit_note_pdf_names_the_invoice_it_credits(invoice: Invoice, world: World) -> None:
+    from billing.services import credit_note_issue
+
+    with scopes_disabled():
+        note = credit_note_issue(
+            invoice=invoice, reason="Garantie annulée", actor=world.staff["finance_ops"]
+        )
+        html = invoice_pdf_html(invoice=note)
+        assert invoice_pdf_render(invoice=note).startswith(b"%PDF-")
+    # the whole invoice credited: −62.81
+    assert "Avoir" in html and invoice.number in html and "Garantie annulée" in html
+    assert "-62,81" in html and "moins soixante-deux euros et quatre-vingt-un centimes" in html
+    assert "IBAN" not in html  # nothing to pay on a credit note
