@@ -600,13 +600,22 @@ def _bill_batch(*, run: BillingRun, contract_ids: list[UUID], issuer: Issuer) ->
     # the uncommitted group, which the next run issues again.
     for start in range(0, len(contracts), COMMIT_EVERY):
         group = contracts[start : start + COMMIT_EVERY]
+        written = False
+        issued: list[Invoice] = []
         try:
             with transaction.atomic():
                 issued = _issue_invoices(
                     contracts=group, month=run.month, issuer=issuer, run=run, actor=None
                 )
                 _count_skipped(run=run, skipped=len(group) - len(issued))
+                written = True
         except Exception:  # noqa: BLE001 - isolate the culprit below
+            if written and (not issued or Invoice.objects.filter(pk=issued[0].pk).exists()):
+                # Committed; an after-commit callback (an e-mail being queued) failed. The
+                # invoices stand: nothing to retry. (A failed COMMIT leaves no invoice and
+                # falls through to the retry below.)
+                logger.exception("billing run %s: after-commit callback failed", run.pk)
+                continue
             logger.warning("billing run %s: a group failed, retrying contract by contract", run.pk)
             with transaction.atomic():
                 _bill_one_by_one(run=run, contracts=group, issuer=issuer)

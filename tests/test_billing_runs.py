@@ -305,3 +305,30 @@ def test_two_runs_started_together_issue_each_invoice_once(world: World) -> None
     assert sum(invoice.total for invoice in invoices) == Decimal("720.00")  # 12 × 60.00
     with scopes_disabled():
         assert Invoice.objects.filter(pdf__isnull=False).count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_after_commit_neither_loses_nor_double_counts_invoices(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import tasks as portal_tasks
+
+    def broker_down(**kwargs: object) -> None:
+        raise ConnectionError("redis unreachable")
+
+    # alice's finance user is e-mailed through a task queued after commit: the queue is down.
+    monkeypatch.setattr(portal_tasks.send_notification_email, "delay", broker_down)
+    monkeypatch.setattr(services, "_render_after_commit", lambda invoices: None)
+    guarantee(world.alice.contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    book(2)
+    run = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
+    )
+    assert (run.status, run.total, run.issued, run.skipped, run.failed) == (
+        BillingRunStatus.FINISHED,
+        5,
+        3,
+        2,
+        0,
+    )
+    assert numbers() == [1, 2, 3]
