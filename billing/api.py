@@ -1,5 +1,214 @@
+"""Billing API: invoices and credit notes (list, detail, PDF, CSV export), credit notes and
+billing runs for finance ops. Callers who may not see invoices get empty lists and 404s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
+
+from billing import selectors, services
+from billing.exports import invoice_csv_response
+from billing.forms import parse_month
+from billing.models import BillingRun, BillingRunTrigger, Invoice, InvoiceLine
+from billing.permissions import is_finance_ops, sees_invoices
+from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet
+from portal.errors import DomainError
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "position",
+            "buyer",
+            "buyer_name",
+            "buyer_identifier",
+            "label",
+            "base",
+            "amount_days",
+            "days_in_force",
+            "rate",
+            "premium",
+        ]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    credits_number = serializers.CharField(source="credits.number", default=None)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "policyholder",
+            "contract",
+            "contract_number",
+            "month",
+            "issued_at",
+            "issued_on",
+            "due_on",
+            "credits",
+            "credits_number",
+            "reason",
+            "policyholder_name",
+            "policyholder_siren",
+            "insurer_name",
+            "premium_basis",
+            "monthly_rate",
+            "days_in_month",
+            "premium_total",
+            "minimum_adjustment",
+            "tax_rate",
+            "tax_amount",
+            "total",
+        ]
+
+
+class InvoiceDetailSerializer(InvoiceSerializer):
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta(InvoiceSerializer.Meta):
+        fields = [*InvoiceSerializer.Meta.fields, "lines"]
+
+
+class CreditNoteSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, allow_null=True
+    )
+    reason = serializers.CharField(max_length=500)
+
+
+class InvoiceViewSet(ScopedReadOnlyViewSet):
+    serializer_class = InvoiceSerializer
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        if not sees_invoices(self.request.user):
+            return Invoice.objects.none()
+        invoices = selectors.invoices_visible()
+        month = self.request.query_params.get("month")
+        if month:
+            try:
+                invoices = invoices.filter(month=parse_month(month))
+            except DjangoValidationError as error:
+                raise ValidationError({"month": error.messages}) from error
+        if self.action == "retrieve":
+            invoices = invoices.prefetch_related("lines")
+        return invoices
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        return InvoiceDetailSerializer if self.action == "retrieve" else InvoiceSerializer
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+        invoice = self.get_object()
+        pdf = services.invoice_pdf_store(invoice=invoice)
+        response = HttpResponse(bytes(pdf.content), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+        response["ETag"] = f'"{pdf.sha256}"'
+        return response
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponse:
+        invoices = list(self.get_queryset().order_by("year", "sequence"))
+        return invoice_csv_response(invoices, filename="factures.csv")
+
+    @extend_schema(request=CreditNoteSerializer, responses={201: InvoiceDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="credit-note")
+    def credit_note(self, request: Request, pk: str | None = None) -> Response:
+        if not is_finance_ops(request.user):
+            raise NotFound
+        invoice = self.get_object()
+        payload = CreditNoteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            note = services.credit_note_issue(
+                invoice=invoice,
+                amount=payload.validated_data.get("amount"),
+                reason=payload.validated_data["reason"],
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except DomainError as error:
+            return Response(error.as_dict(), status=error.status_code)
+        return Response(InvoiceDetailSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "month",
+            "trigger",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "total",
+            "issued",
+            "skipped",
+            "failed",
+            "error",
+        ]
+        read_only_fields = [name for name in fields if name != "month"]
+
+    def to_representation(self, instance: BillingRun) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["month"] = f"{instance.month:%Y-%m}"
+        return data
+
+
+class BillingRunViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    ScopedGenericViewSet,
+):
+    """Billing runs are insurer-wide: finance ops only; anybody else sees none."""
+
+    serializer_class = BillingRunSerializer
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        if not is_finance_ops(self.request.user):
+            return BillingRun.objects.none()
+        return BillingRun.objects.all()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not is_finance_ops(request.user):
+            raise NotFound
+        payload = BillingRunSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            month = parse_month(payload.validated_data["month"])
+        except DjangoValidationError as error:
+            raise ValidationError({"month": error.messages}) from error
+        try:
+            run = services.billing_run_start(
+                month=month,
+                trigger=BillingRunTrigger.API,
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except DomainError as error:
+            return Response(error.as_dict(), status=error.status_code)
+        return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
 def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the /api/v1/ router."""
+    router.register("invoices", InvoiceViewSet, basename="invoice")
+    router.register("billing-runs", BillingRunViewSet, basename="billingrun")

@@ -25,6 +25,37 @@ NON_OBJECT_KWARGS = {"format", "uidb64", "token", "app_label", "object_id", "url
 # How to build, for a tenant, the object a route's id designates. Keyed by kwarg name, or by
 # "<url name>:<kwarg>" where the kwarg name alone is ambiguous (DRF's `pk`).
 ObjectFor = Callable[[World, Tenant], Any]
+
+
+def tenant_invoice(world: World, tenant: Tenant) -> Any:
+    """The tenant's premium invoice for last month (issued on first use)."""
+    from datetime import date
+
+    from billing.models import Invoice
+    from billing.premium import month_before, month_first
+    from billing.services import invoice_issue
+    from portal.timeutils import business_today
+    from tests.billing_support import guarantee
+    from tests.factories import BuyerFactory
+
+    month = month_before(month_first(business_today()))
+    existing = Invoice.objects.filter(contract=tenant.contract, month=month).first()
+    if existing is not None:
+        return existing.pk
+    guarantee(tenant.contract, BuyerFactory(), "40000", date(2020, 1, 1))
+    return invoice_issue(contract=tenant.contract, month=month).pk  # type: ignore[union-attr]
+
+
+def billing_run(world: World, tenant: Tenant) -> Any:
+    """Billing runs are insurer-wide: nobody outside finance ops may open one."""
+    from billing.models import BillingRun, BillingRunTrigger
+    from billing.premium import month_before, month_first
+    from portal.timeutils import business_today
+
+    month = month_before(month_first(business_today()))
+    return BillingRun.objects.get_or_create(month=month, trigger=BillingRunTrigger.COMMAND)[0].pk
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     "contract_id": lambda world, tenant: tenant.contract.pk,
@@ -44,6 +75,12 @@ OBJECTS: dict[str, ObjectFor] = {
         f"guarantee-{name}:pk": (lambda world, tenant: objects_for(world, tenant).guarantee.pk)
         for name in ("detail", "reduce", "cancel")
     },
+    "invoice_id": tenant_invoice,
+    "invoice-detail:pk": tenant_invoice,
+    "invoice-pdf:pk": tenant_invoice,
+    "invoice-credit-note:pk": tenant_invoice,
+    "run_id": billing_run,
+    "billingrun-detail:pk": billing_run,
 }
 
 

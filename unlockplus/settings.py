@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "billing.context_processors.navigation",
             ],
         },
     },
@@ -176,6 +177,12 @@ DEFAULT_FROM_EMAIL: str = env.str(
     "DEFAULT_FROM_EMAIL", default="Unlock Plus <noreply@unlockplus.example>"
 )
 
+# Premium invoices: payment term and the insurer's bank details printed on every invoice.
+BILLING_PAYMENT_TERM_DAYS: int = env.int("BILLING_PAYMENT_TERM_DAYS", default=30)
+BILLING_IBAN: str = env.str("BILLING_IBAN", default="FR76 3000 4000 0312 3456 7890 143")
+BILLING_BIC: str = env.str("BILLING_BIC", default="BNPAFRPPXXX")
+BILLING_BANK: str = env.str("BILLING_BANK", default="BNP Paribas, Paris Opéra")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.authentication.TokenAuthentication",
@@ -192,6 +199,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Top-up trade credit insurance: requests, guarantees, coverage, invoices.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"InvoiceKindEnum": "billing.models.InvoiceKind"},
 }
 
 CELERY_BROKER_URL = REDIS_URL
@@ -212,6 +220,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "underwriting.tasks.expire_seasonal_limits",
         "schedule": crontab(hour=0, minute=15),
     },
+    # Month-end billing of the month before, the 1st at 02:00 Europe/Paris (CELERY_TIMEZONE).
+    "billing-month-end": {
+        "task": "billing.tasks.billing_run_month",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
 }
 
 LOGGING = {
@@ -219,5 +232,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # WeasyPrint logs every rendering step at INFO; invoices are rendered by the thousand.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

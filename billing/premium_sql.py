@@ -1,0 +1,82 @@
+"""The line premiums of DESIGN §4, computed set-based in PostgreSQL for a group of contracts.
+
+Per (contract, buyer), over the guarantee periods that meet month M (`period * [first, next)`):
+- `peak`: base = the highest amount in force on any day of M; premium = round(base × rate).
+- `prorata`: Σ amount × days in force within M (`amount_days`, exact); premium =
+  round(amount_days × rate / days in M): one division and one rounding, the one the rule names.
+  The base is shown as round(amount_days / days in M); `amount_days` stays on the line so the
+  premium can be recomputed from the document.
+Periods of one (contract, buyer) never overlap (exclusion constraint), so Σ days is the number
+of days in force.
+
+Rounding: PostgreSQL's `round(numeric, 2)` rounds half away from zero, which is half up for these
+non-negative amounts. Multiplication of numerics is exact; before the division the dividend is
+cast to 20 decimal places, so the quotient carries at least 20 decimals: a quotient that is not
+exactly on a half cent is at least 1e-8 / 31 away from one (amounts have 2 decimals, rates 6), far
+above that precision, and one exactly on a half cent is computed exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from billing.models import InvoiceLine
+from underwriting.models import Buyer, Contract, Guarantee
+
+WORK_TABLE: Final = "billing_line_work"
+
+# Only model table names are interpolated below; every value is a bound parameter.
+CREATE_WORK = f"""
+CREATE TEMP TABLE {WORK_TABLE} ON COMMIT DROP AS
+SELECT x.contract_id,
+       x.buyer_id,
+       x.amount_days,
+       x.days,
+       c.monthly_rate AS rate,
+       CASE WHEN c.premium_basis = 'peak' THEN x.peak
+            ELSE round(x.amount_days::numeric(38, 20) / %(days_in_month)s, 2) END AS base,
+       CASE WHEN c.premium_basis = 'peak' THEN round(x.peak * c.monthly_rate, 2)
+            ELSE round((x.amount_days * c.monthly_rate)::numeric(38, 20) / %(days_in_month)s, 2)
+       END AS premium
+  FROM (SELECT g.contract_id,
+               g.buyer_id,
+               max(g.amount) AS peak,
+               sum(g.amount * (upper(g.period * m.r) - lower(g.period * m.r))) AS amount_days,
+               sum(upper(g.period * m.r) - lower(g.period * m.r)) AS days
+          FROM {Guarantee._meta.db_table} g
+         CROSS JOIN (SELECT daterange(%(first)s, %(next)s, '[)') AS r) m
+         WHERE g.contract_id = ANY(%(contracts)s)
+           AND g.period && m.r
+         GROUP BY g.contract_id, g.buyer_id) x
+  JOIN {Contract._meta.db_table} c ON c.id = x.contract_id
+"""  # noqa: S608
+
+SUMS = f"""
+SELECT contract_id, sum(premium) FROM {WORK_TABLE} GROUP BY contract_id
+"""  # noqa: S608
+
+# Lines are numbered in buyer-name order within each invoice.
+INSERT_LINES = f"""
+INSERT INTO {InvoiceLine._meta.db_table}
+       (id, policyholder_id, invoice_id, position, buyer_id, buyer_name, buyer_identifier,
+        label, base, amount_days, days_in_force, rate, premium)
+SELECT gen_random_uuid(),
+       i.policyholder_id,
+       i.invoice_id,
+       row_number() OVER (PARTITION BY w.contract_id ORDER BY b.name, b.id),
+       w.buyer_id,
+       b.name,
+       COALESCE(b.siren, b.vat_number, ''),
+       '',
+       w.base,
+       w.amount_days,
+       w.days,
+       w.rate,
+       w.premium
+  FROM {WORK_TABLE} w
+  JOIN unnest(%(contracts)s::uuid[], %(invoices)s::uuid[], %(policyholders)s::uuid[])
+       AS i (contract_id, invoice_id, policyholder_id) ON i.contract_id = w.contract_id
+  JOIN {Buyer._meta.db_table} b ON b.id = w.buyer_id
+"""  # noqa: S608
+
+DROP_WORK = f"DROP TABLE IF EXISTS {WORK_TABLE}"

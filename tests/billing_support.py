@@ -1,0 +1,49 @@
+"""Helpers for the billing tests: guarantee periods written as the underwriting app stores them
+(`[from, to)`, upper None = open-ended) and eager Celery so PDFs and e-mails run in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db.backends.postgresql.psycopg_any import DateRange
+
+from underwriting.models import Buyer, Contract, Guarantee, GuaranteeChange
+from unlockplus.celery import app as celery_app
+
+
+def guarantee(
+    contract: Contract,
+    buyer: Buyer,
+    amount: str,
+    starts: date,
+    ends_before: date | None = None,
+    change: str = GuaranteeChange.GRANT,
+) -> Guarantee:
+    return Guarantee.objects.create(
+        policyholder_id=contract.policyholder_id,
+        contract=contract,
+        buyer=buyer,
+        amount=Decimal(amount),
+        primary_amount=Decimal("100000"),
+        period=DateRange(starts, ends_before, "[)"),
+        change=change,
+    )
+
+
+def set_terms(contract: Contract, **terms: object) -> None:
+    for name, value in terms.items():
+        setattr(contract, name, value)
+    contract.save(update_fields=list(terms))
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous

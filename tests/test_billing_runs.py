@@ -1,0 +1,334 @@
+"""Exactly once: one invoice per (contract, month), gap-free numbers, runs that survive a
+failing contract, a kill halfway and a concurrent twin."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django_scopes import scopes_disabled
+
+from billing import services
+from billing.models import (
+    BillingRun,
+    BillingRunStatus,
+    BillingRunTrigger,
+    Invoice,
+    InvoiceKind,
+    InvoiceNumberSequence,
+)
+from billing.services import billing_run_create, billing_run_execute, invoice_issue
+from portal.errors import Conflict, RuleViolation
+from portal.timeutils import business_today
+from tests.billing_support import eager_celery, guarantee  # noqa: F401 - fixture
+from tests.conftest import World
+from tests.factories import BuyerFactory, ContractFactory, OrganisationFactory
+from underwriting.models import Contract
+
+OCTOBER = date(2026, 10, 1)
+YEAR = business_today().year
+
+
+def book(contracts: int) -> list[Contract]:
+    """`contracts` extra policyholders, each with one contract and two buyers in force in
+    October: 40 000 all month and 10 000 from the 15th.
+    Peak premium per contract: 40 000 × 0.0012 + 10 000 × 0.0012 = 48.00 + 12.00 = 60.00."""
+    made = []
+    shared = [BuyerFactory(name="Shared A"), BuyerFactory(name="Shared B")]
+    for _ in range(contracts):
+        contract = ContractFactory(policyholder=OrganisationFactory())
+        guarantee(contract, shared[0], "40000", date(2026, 1, 1))
+        guarantee(contract, shared[1], "10000", date(2026, 10, 15))
+        made.append(contract)
+    return made
+
+
+def numbers() -> list[int]:
+    with scopes_disabled():
+        return sorted(Invoice.objects.values_list("sequence", flat=True))
+
+
+def october_invoices() -> list[Invoice]:
+    with scopes_disabled():
+        return list(Invoice.objects.filter(month=OCTOBER, kind=InvoiceKind.INVOICE))
+
+
+def test_a_month_is_invoiced_once_per_contract(world: World) -> None:
+    (contract,) = book(1)
+    with scopes_disabled():
+        first = invoice_issue(contract=contract, month=OCTOBER)
+        again = invoice_issue(contract=contract, month=OCTOBER)
+    assert first is not None and again is None
+    assert first.number == f"UP-{YEAR}-000001"
+    assert len(october_invoices()) == 1
+
+
+def test_numbers_run_per_year_without_gaps_and_credit_notes_take_the_next_one(
+    world: World,
+) -> None:
+    contracts = book(3)
+    with scopes_disabled():
+        issued = [invoice_issue(contract=c, month=OCTOBER) for c in contracts]
+        note = services.credit_note_issue(
+            invoice=issued[1], reason="Garantie saisie en double", actor=world.staff["finance_ops"]
+        )
+        after = invoice_issue(contract=contracts[0], month=date(2026, 9, 1))
+    assert [invoice.number for invoice in issued] == [
+        f"UP-{YEAR}-000001",
+        f"UP-{YEAR}-000002",
+        f"UP-{YEAR}-000003",
+    ]
+    assert note.number == f"UP-{YEAR}-000004"
+    assert after is not None and after.number == f"UP-{YEAR}-000005"
+    assert InvoiceNumberSequence.objects.get(year=YEAR).last == 5
+
+
+def test_a_full_credit_note_mirrors_the_invoice_and_references_it(world: World) -> None:
+    (contract,) = book(1)
+    with scopes_disabled():
+        invoice = invoice_issue(contract=contract, month=OCTOBER)
+        note = services.credit_note_issue(
+            invoice=invoice, reason="Résiliation", actor=world.staff["finance_ops"]
+        )
+        premiums = sorted(line.premium for line in note.lines.all())
+    assert note.kind == InvoiceKind.CREDIT_NOTE and note.credits_id == invoice.pk
+    assert note.total == Decimal("-60.00")
+    assert premiums == [Decimal("-48.00"), Decimal("-12.00")]
+    assert note.policyholder_id == invoice.policyholder_id
+    invoice.refresh_from_db()
+    assert invoice.total == Decimal("60.00")  # the invoice itself never changes
+
+
+def test_credit_notes_never_exceed_the_invoice(world: World) -> None:
+    (contract,) = book(1)
+    set_tax = {"tax_rate": Decimal("0.0900")}
+    for name, value in set_tax.items():
+        setattr(contract, name, value)
+    contract.save(update_fields=list(set_tax))
+    ops = world.staff["finance_ops"]
+    with scopes_disabled():
+        # 60.00 + tax 9 % (5.40) = 65.40
+        invoice = invoice_issue(contract=contract, month=OCTOBER)
+        assert invoice.total == Decimal("65.40")
+        # 50.00 + tax 4.50 = 54.50 credited; 10.90 left
+        partial = services.credit_note_issue(
+            invoice=invoice, amount=Decimal("50"), reason="Geste commercial", actor=ops
+        )
+        assert partial.total == Decimal("-54.50")
+        with pytest.raises(Conflict):  # 11.00 + 0.99 = 11.99 > 10.90
+            services.credit_note_issue(invoice=invoice, amount=Decimal("11"), reason="x", actor=ops)
+        with pytest.raises(Conflict):  # a full credit after a partial one
+            services.credit_note_issue(invoice=invoice, reason="x", actor=ops)
+        with pytest.raises(RuleViolation):
+            services.credit_note_issue(
+                invoice=invoice, amount=Decimal("1"), reason="x", actor=world.alice.finance
+            )
+        last = services.credit_note_issue(
+            invoice=invoice, amount=Decimal("10"), reason="Solde", actor=ops
+        )
+    assert last.total == Decimal("-10.90")
+
+
+def test_the_current_month_cannot_be_billed(world: World) -> None:
+    with pytest.raises(RuleViolation):
+        billing_run_create(month=business_today(), trigger=BillingRunTrigger.COMMAND, actor=None)
+
+
+def test_a_run_bills_every_contract_and_a_second_run_changes_nothing(world: World) -> None:
+    extra = book(4)  # alice, bob, charlie have nothing in force and no minimum: skipped
+    first = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
+    )
+    assert (first.status, first.total, first.issued, first.skipped, first.failed) == (
+        BillingRunStatus.FINISHED,
+        7,
+        4,
+        3,
+        0,
+    )
+    before = {(i.contract_id, i.number, i.total) for i in october_invoices()}
+    second = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.BEAT, actor=None).pk
+    )
+    assert (second.issued, second.skipped) == (0, 7)
+    assert {(i.contract_id, i.number, i.total) for i in october_invoices()} == before
+    assert {i.contract_id for i in october_invoices()} == {c.pk for c in extra}
+
+
+def test_one_failing_contract_does_not_stop_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contracts = book(3)
+    broken = contracts[1].pk
+    original = services._invoice_document
+
+    def invoice_document(**kwargs: object):  # type: ignore[no-untyped-def]
+        if kwargs["contract"].pk == broken:  # type: ignore[attr-defined]
+            raise ValueError("taux illisible")
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "_invoice_document", invoice_document)
+    run = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
+    )
+    assert (run.issued, run.failed, run.status) == (2, 1, BillingRunStatus.FINISHED)
+    failure = run.failures.get()
+    assert failure.contract_id == broken and "taux illisible" in failure.message
+    assert numbers() == [1, 2]  # the failed contract took no number
+
+    monkeypatch.setattr(services, "_invoice_document", original)
+    rerun = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
+    )
+    assert (rerun.issued, rerun.failed) == (1, 0)
+    assert numbers() == [1, 2, 3]
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import django
+    django.setup()
+    from billing import services
+    from billing.models import BillingRunTrigger
+    from datetime import date
+
+    calls = 0
+    original = services._announce
+
+    def announce_then_die(**kwargs):
+        global calls
+        calls += 1
+        if calls == int(sys.argv[1]):
+            # Inside the issuing transaction: numbers taken, invoices, lines and audit rows
+            # written, nothing committed. A kill -9 now is the worst moment.
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(**kwargs)
+
+    services._announce = announce_then_die
+    services.COMMIT_EVERY = 3  # small commit groups, so the kill lands after two of them
+    run = services.billing_run_create(
+        month=date(2026, 10, 1), trigger=BillingRunTrigger.COMMAND, actor=None
+    )
+    services.billing_run_execute(run_id=run.pk)
+    """
+)
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
+        f"{db['NAME']}"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_celery")
+def test_a_run_killed_halfway_then_run_again_leaves_no_duplicate_and_no_gap(world: World) -> None:
+    book(10)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "unlockplus.settings",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, "8"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    # Two groups of three committed; the eighth invoice died with its group's transaction
+    # (the seventh, its number and the run's counters included).
+    assert numbers() == [1, 2, 3, 4, 5, 6]
+    assert InvoiceNumberSequence.objects.get(year=YEAR).last == 6
+    dead = BillingRun.objects.get()
+    assert (dead.status, dead.issued) == (BillingRunStatus.RUNNING, 6)
+
+    rerun = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
+    )
+    assert (rerun.issued, rerun.skipped, rerun.failed) == (4, 3 + 6, 0)
+    assert numbers() == list(range(1, 11))
+    invoices = october_invoices()
+    assert len({invoice.contract_id for invoice in invoices}) == 10
+    assert sum(invoice.total for invoice in invoices) == Decimal("600.00")  # 10 × 60.00
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_celery")
+def test_two_runs_started_together_issue_each_invoice_once(world: World) -> None:
+    book(12)
+    runs = [
+        billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.BEAT, actor=None)
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def execute(run: BillingRun) -> None:
+        try:
+            barrier.wait(timeout=10)
+            billing_run_execute(run_id=run.pk)
+        except BaseException as error:  # noqa: BLE001 - reported to the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=execute, args=(run,)) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    done = [BillingRun.objects.get(pk=run.pk) for run in runs]
+    assert all(run.status == BillingRunStatus.FINISHED for run in done)
+    assert sum(run.issued for run in done) == 12
+    assert all(run.issued + run.skipped + run.failed == run.total == 15 for run in done)
+    assert numbers() == list(range(1, 13))
+    invoices = october_invoices()
+    assert len({invoice.contract_id for invoice in invoices}) == 12
+    assert sum(invoice.total for invoice in invoices) == Decimal("720.00")  # 12 × 60.00
+    with scopes_disabled():
+        assert Invoice.objects.filter(pdf__isnull=False).count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_after_commit_neither_loses_nor_double_counts_invoices(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import tasks as portal_tasks
+
+    def broker_down(**kwargs: object) -> None:
+        raise ConnectionError("redis unreachable")
+
+    # alice's finance user is e-mailed through a task queued after commit: the queue is down.
+    monkeypatch.setattr(portal_tasks.send_notification_email, "delay", broker_down)
+    monkeypatch.setattr(services, "_render_after_commit", lambda invoices: None)
+    guarantee(world.alice.contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    book(2)
+    run = billing_run_execute(
+        run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
+    )
+    assert (run.status, run.total, run.issued, run.skipped, run.failed) == (
+        BillingRunStatus.FINISHED,
+        5,
+        3,
+        2,
+        0,
+    )
+    assert numbers() == [1, 2, 3]

@@ -1,0 +1,63 @@
+"""Month-end billing starts by itself (beat) and on demand (management command)."""
+
+from __future__ import annotations
+
+from datetime import date
+from io import StringIO
+
+import pytest
+from celery.schedules import crontab
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django_scopes import scopes_disabled
+
+from billing.models import BillingRun, BillingRunTrigger, Invoice
+from billing.premium import month_before, month_first
+from billing.tasks import billing_run_month
+from portal.timeutils import business_today
+from tests.billing_support import guarantee
+from tests.conftest import World
+from tests.factories import BuyerFactory
+
+
+def test_beat_bills_on_the_first_at_two_in_the_morning_paris_time() -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["billing-month-end"]
+    assert entry["task"] == "billing.tasks.billing_run_month"
+    assert entry["schedule"] == crontab(minute=0, hour=2, day_of_month=1)
+    assert settings.CELERY_TIMEZONE == "Europe/Paris"
+
+
+def test_the_beat_task_bills_the_month_before_and_a_duplicate_changes_nothing(
+    world: World,
+) -> None:
+    guarantee(world.alice.contract, BuyerFactory(), "40000", date(2020, 1, 1))
+    previous = month_before(month_first(business_today()))
+    billing_run_month()
+    billing_run_month()  # a duplicate beat
+    with scopes_disabled():
+        invoices = list(Invoice.objects.all())
+    assert [(invoice.month, invoice.contract_id) for invoice in invoices] == [
+        (previous, world.alice.contract.pk)
+    ]
+    assert sorted(BillingRun.objects.values_list("trigger", "issued")) == [
+        (BillingRunTrigger.BEAT, 0),
+        (BillingRunTrigger.BEAT, 1),
+    ]
+
+
+def test_the_command_bills_a_past_month(world: World) -> None:
+    guarantee(world.bob.contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    out = StringIO()
+    call_command("bill_month", "2026-10", stdout=out)
+    assert "1 invoices issued" in out.getvalue()
+    call_command("bill_month", "2026-10", stdout=out)
+    with scopes_disabled():
+        assert Invoice.objects.filter(month=date(2026, 10, 1)).count() == 1
+
+
+@pytest.mark.parametrize("month", ["2999-01", "octobre"])
+def test_the_command_refuses_a_month_that_is_not_over_or_not_a_month(
+    world: World, month: str
+) -> None:
+    with pytest.raises(CommandError):
+        call_command("bill_month", month, stdout=StringIO())
