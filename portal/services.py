@@ -44,7 +44,10 @@ def notification_send(
         ]
     )
     for notification in created:
+        # robust: a broker outage must not fail the business change that was just committed;
+        # the in-app notification is there either way.
         transaction.on_commit(
-            lambda pk=notification.pk: send_notification_email.delay(notification_id=pk)
+            lambda pk=notification.pk: send_notification_email.delay(notification_id=pk),
+            robust=True,
         )
     return created

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -55,10 +56,12 @@ def backoffice(request: HttpRequest) -> HttpResponse:
 
 @allowed(kinds=[OrganisationKind.INSURER], roles=[Role.FINANCE_OPS, Role.ADMIN])
 def finance_home(request: HttpRequest) -> HttpResponse:
+    contracts = Contract.objects.select_related("policyholder").order_by("number")
+    page = Paginator(contracts, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "portal/finance_home.html",
-        {"contracts": Contract.objects.select_related("policyholder").order_by("number")},
+        {"contracts": page.object_list, "page": page},
     )
 
 

@@ -302,6 +302,7 @@ def main() -> int:
         return 0
     # SIGTERM (from CI or a supervisor) goes through the same clean-up as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    (VAR / "staticfiles").mkdir(parents=True, exist_ok=True)
     with services():
         if command == "run":
             return run_platform()

@@ -150,8 +150,9 @@ def test_an_api_token_is_issued_for_valid_credentials_only(world: World) -> None
 
 
 def snapshot() -> dict[str, list[tuple[object, ...]]]:
+    from billing.models import BillingRun, Invoice
     from portal.models import Mandate
-    from underwriting.models import Buyer, Contract
+    from underwriting.models import Buyer, Contract, Guarantee, GuaranteeRequest
 
     with scopes_disabled():
         return {
@@ -160,6 +161,10 @@ def snapshot() -> dict[str, list[tuple[object, ...]]]:
             "mandates": sorted(Mandate.objects.values_list("pk", "starts_on")),
             "contracts": sorted(Contract.objects.values_list("pk", "number", "status")),
             "buyers": sorted(Buyer.objects.values_list("pk", "siren", "grade")),
+            "requests": sorted(GuaranteeRequest.objects.values_list("pk", "status")),
+            "guarantees": sorted(Guarantee.objects.values_list("pk", "amount")),
+            "invoices": sorted(Invoice.objects.values_list("number", "total")),
+            "runs": sorted(BillingRun.objects.values_list("pk", "issued")),
         }
 
 
@@ -176,6 +181,8 @@ def test_the_demo_world_is_believable_and_idempotent(db: None) -> None:
         assert set(Role.values) <= roles
         assert len(first["contracts"]) == 4
     assert len(first["buyers"]) >= 200
+    assert first["guarantees"] and first["requests"]
+    assert len(first["invoices"]) == 4  # last month billed once, one invoice per contract
     assert all(siren.is_valid(row[1]) for row in first["buyers"])
 
 

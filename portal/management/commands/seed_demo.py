@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from billing.demo import build_demo_billing
 from portal.demo import DEMO_PASSWORD, build_demo_world
 
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, logins: bool = False, **options: Any) -> None:
         accounts = build_demo_world()
+        build_demo_billing()
         if not logins:
             self.stdout.write(self.style.SUCCESS(f"Demo world ready ({len(accounts)} logins)."))
             return
