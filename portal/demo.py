@@ -223,7 +223,7 @@ def build_demo_world() -> list[DemoLogin]:
                     name=f"{BUYER_PREFIXES[i % 10]}{BUYER_SUFFIXES[(i // 10) % 10].lower()} "
                     f"{CITIES[(i // 3) % 10]} {i + 1:03d}",
                     city=CITIES[(i // 3) % 10],
-                    grade=3 + (i * 7) % 7,
+                    grade=2 + (i * 5) % 9,
                 )
                 for i in range(200)
                 if demo_siren(i) not in existing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,8 @@ def require_chromium() -> None:
 
 
 @pytest.fixture
-def browser_page(live_server: object) -> Iterator[object]:
-    """A fresh page in headless Chromium, against the live test server."""
+def chromium(live_server: object) -> Iterator[Any]:
+    """Headless Chromium, against the live test server; the test opens its own contexts."""
     require_chromium()
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
     # itself are synchronous and safe.
@@ -37,20 +38,30 @@ def browser_page(live_server: object) -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="fr-FR")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh French page in headless Chromium."""
+    context = chromium.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def sign_in(page: object, base_url: str, username: str, password: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from portal.models import Organisation, Role, User
-from tests.browser import browser_page  # noqa: F401 - fixture for browser tests
+from tests.browser import browser_page, chromium  # noqa: F401 - fixtures for browser tests
 from tests.factories import (
     PASSWORD,
     BrokerFactory,

@@ -3,11 +3,8 @@ wholesaler sees the guarantee and the new total cover."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,52 +12,11 @@ import pytest
 from tests.conftest import World
 from tests.factories import PASSWORD, BuyerFactory
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
-        reason="Chromium is not installed",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _live_server_speaks_http() -> Iterator[None]:
-    """`live_server` is session-scoped, so it starts before the function-scoped `_plain_http`
-    and its SecurityMiddleware would keep redirecting to https: switch that off first."""
-    from django.test.utils import override_settings
-
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        yield
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-    # itself are synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-def login(browser: Any, base: str, email: str) -> Any:
-    page = browser.new_context(locale="fr-FR").new_page()
+def login(chromium: Any, base: str, email: str) -> Any:
+    page = chromium.new_context(locale="fr-FR").new_page()
     page.set_default_timeout(10_000)
     page.goto(f"{base}/login/")
     page.fill("#id_username", email)
@@ -75,7 +31,7 @@ def digits(text: str) -> str:
 
 
 def test_a_top_up_goes_from_the_wholesaler_to_the_arbiter_and_back(
-    world: World, live_server: Any, browser: Any, transactional_db: None
+    world: World, live_server: Any, chromium: Any
 ) -> None:
     arbiter = world.staff["arbiter"]
     arbiter.authority_amount = Decimal("100000")
@@ -84,7 +40,7 @@ def test_a_top_up_goes_from_the_wholesaler_to_the_arbiter_and_back(
     # An IP address: Chromium does not try to upgrade it to https.
     base = live_server.url.replace("localhost", "127.0.0.1")
 
-    wholesaler = login(browser, base, world.alice.credit_manager.email)
+    wholesaler = login(chromium, base, world.alice.credit_manager.email)
     wholesaler.click("[data-testid=new-request]")
     wholesaler.fill("#id_q", buyer.siren)
     wholesaler.click("[data-testid=buyer-search]")
@@ -99,7 +55,7 @@ def test_a_top_up_goes_from_the_wholesaler_to_the_arbiter_and_back(
     wholesaler.click("[data-testid=submit-request]")
     assert "attente" in wholesaler.inner_text("[data-testid=request-status]")
 
-    desk = login(browser, base, arbiter.email)
+    desk = login(chromium, base, arbiter.email)
     desk.click("[data-testid=nav-queue]")
     desk.locator("[data-testid=queue-open]").first.click()
     desk.click("[data-testid=decide]")
