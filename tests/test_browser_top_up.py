@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import World
 from tests.factories import PASSWORD, BuyerFactory
+from underwriting.models import Buyer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,13 +31,20 @@ def digits(text: str) -> str:
     return re.sub(r"[^\d,%]", "", text)
 
 
-def test_a_top_up_goes_from_the_wholesaler_to_the_arbiter_and_back(
-    world: World, live_server: Any, chromium: Any
-) -> None:
+@pytest.fixture
+def buyer(world: World) -> Buyer:
+    """Rows are written before Chromium starts: Playwright's greenlet would otherwise hold a
+    database connection of its own past the end of the test."""
     arbiter = world.staff["arbiter"]
     arbiter.authority_amount = Decimal("100000")
     arbiter.save(update_fields=["authority_amount"])
-    buyer = BuyerFactory(name="Revendeur Navigateur")
+    return BuyerFactory(name="Revendeur Navigateur")
+
+
+def test_a_top_up_goes_from_the_wholesaler_to_the_arbiter_and_back(
+    world: World, buyer: Buyer, live_server: Any, chromium: Any
+) -> None:
+    arbiter = world.staff["arbiter"]
     # An IP address: Chromium does not try to upgrade it to https.
     base = live_server.url.replace("localhost", "127.0.0.1")
 
