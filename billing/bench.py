@@ -42,7 +42,8 @@ PDF_WORKER_INVOICES = 60
 
 
 def _bench_siren(index: int) -> str:
-    base = f"{(98_000_000 + index * 7) % 100_000_000:08d}"
+    # 97…: the underwriting bench uses 98…, and both may live in the same database.
+    base = f"{(97_000_000 + index * 7) % 100_000_000:08d}"
     return base + luhn.calc_check_digit(base)
 
 
