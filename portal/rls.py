@@ -1,0 +1,106 @@
+"""Row-level security in PostgreSQL: defence in depth behind the application's scoping.
+
+Every tenant-owned table has a policy that shows a row only when its `policyholder_id` is in the
+session setting `unlockplus.policyholders`: `all` (insurer staff, tasks, commands that disabled
+the scope), a comma-separated list of ids, or empty/unset, which shows nothing (fail closed).
+`FORCE ROW LEVEL SECURITY` applies it to the table owner too; superusers and BYPASSRLS roles are
+exempt, as PostgreSQL wants, so production connects as an ordinary role (see README).
+
+The setting follows the django-scopes scope of the current context: a database execute wrapper
+compares it with what the connection last set and calls `set_config` only when it changed, so a
+request costs one extra statement at most.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import migrations
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django_scopes.state import get_scope
+from psycopg.pq import TransactionStatus
+
+SETTING = "unlockplus.policyholders"
+
+FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION unlockplus_row_visible(owner uuid) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT CASE coalesce(current_setting('{SETTING}', true), '')
+        WHEN 'all' THEN true
+        WHEN '' THEN false
+        ELSE owner = ANY (string_to_array(current_setting('{SETTING}', true), ',')::uuid[])
+    END
+$$;
+"""
+
+
+def enable_row_level_security(*tables: str) -> list[migrations.RunSQL]:
+    """Migration operations that put `tables` under the tenant policy."""
+    operations = [migrations.RunSQL(FUNCTION_SQL, migrations.RunSQL.noop)]
+    for table in tables:
+        operations.append(
+            migrations.RunSQL(
+                f"""
+                ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+                ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+                CREATE POLICY tenant_isolation ON {table}
+                    USING (unlockplus_row_visible(policyholder_id))
+                    WITH CHECK (unlockplus_row_visible(policyholder_id));
+                """,
+                f"""
+                DROP POLICY IF EXISTS tenant_isolation ON {table};
+                ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;
+                ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;
+                """,
+            )
+        )
+    return operations
+
+
+def scope_setting() -> str:
+    """The value of `unlockplus.policyholders` for the scope active in this context."""
+    current = get_scope()
+    if not current.get("_enabled", True):
+        return "all"
+    if "policyholder" not in current:
+        return ""
+    ids = current["policyholder"]
+    if ids is None:
+        return "all"
+    return ",".join(str(value) for value in ids)
+
+
+def _follow_scope(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    connection: BaseDatabaseWrapper = context["connection"]
+    if getattr(connection, "rls_enforced", False):
+        value = scope_setting()
+        aborted = connection.connection.info.transaction_status == TransactionStatus.INERROR
+        # In an aborted transaction only the rollback (to a savepoint) can run: let it through.
+        if not aborted and getattr(connection, "rls_setting", None) != value:
+            with connection.connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
+            # Set inside a transaction, the value is undone by a rollback: remember it only when
+            # it was committed at once (autocommit), otherwise set it again next time.
+            connection.rls_setting = None if connection.in_atomic_block else value
+    return execute(sql, params, many, context)
+
+
+def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        row = cursor.fetchone()
+    # PostgreSQL exempts superusers from row security: no need to pay for the setting there.
+    connection.rls_enforced = not (row and row[0])
+    connection.rls_setting = None
+    if _follow_scope not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_follow_scope)
+
+
+def install() -> None:
+    connection_created.connect(_install, dispatch_uid="unlockplus-rls")

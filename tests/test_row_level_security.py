@@ -1,0 +1,109 @@
+"""Defence in depth: PostgreSQL itself hides other tenants' rows from an ordinary role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django_scopes import scopes_disabled
+
+from portal.models import TenantOwned
+from portal.tenancy import tenant_scope
+from tests.conftest import World
+
+PROBE_ROLE = "unlockplus_rls_probe"
+
+
+@pytest.fixture
+def as_ordinary_role(world: World) -> Iterator[None]:
+    """Run the rest of the test as a role without superuser rights (the production shape),
+    with the execute wrapper following the scope as it does for such a role."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DO $$ BEGIN CREATE ROLE {PROBE_ROLE} NOSUPERUSER NOBYPASSRLS; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {PROBE_ROLE}")
+        cursor.execute(f"SET ROLE {PROBE_ROLE}")
+    connection.rls_enforced = True  # type: ignore[attr-defined]
+    connection.rls_setting = None  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        connection.rls_enforced = False  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+
+
+def contract_numbers() -> set[str]:
+    # Raw SQL, past the application's scoping: only the database policy filters these rows.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT number FROM underwriting_contract")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_every_tenant_owned_table_is_under_a_forced_policy(db: None) -> None:
+    tables = sorted(
+        model._meta.db_table for model in apps.get_models() if issubclass(model, TenantOwned)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c
+            JOIN pg_policies p ON p.tablename = c.relname AND p.policyname = 'tenant_isolation'
+            WHERE c.relrowsecurity AND c.relforcerowsecurity AND c.relname = ANY(%s)
+            """,
+            [tables],
+        )
+        protected = sorted(row[0] for row in cursor.fetchall())
+    assert protected == tables, "add portal.rls.enable_row_level_security to a migration"
+
+
+def test_the_database_shows_a_tenant_only_its_own_rows(
+    world: World, as_ordinary_role: None
+) -> None:
+    with tenant_scope([world.alice.organisation.pk]):
+        assert contract_numbers() == {world.alice.contract.number}
+    with tenant_scope([world.alice.organisation.pk, world.bob.organisation.pk]):
+        assert contract_numbers() == {world.alice.contract.number, world.bob.contract.number}
+
+
+def test_the_database_shows_nothing_without_a_scope_and_everything_to_the_insurer(
+    world: World, as_ordinary_role: None
+) -> None:
+    assert contract_numbers() == set()
+    with tenant_scope(None):
+        assert world.charlie.contract.number in contract_numbers()
+    with scopes_disabled():
+        assert len(contract_numbers()) == 3
+
+
+def test_a_request_sets_the_database_scope_of_the_signed_in_user(
+    world: World, as_ordinary_role: None
+) -> None:
+    from tests.conftest import client_for
+
+    response = client_for(world.bob.credit_manager).get("/api/v1/contracts/")
+    assert [row["number"] for row in response.json()["results"]] == [world.bob.contract.number]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('unlockplus.policyholders', true)")
+        # Outside the request the scope is gone again, and so is the database's view.
+        assert cursor.fetchone()[0] == ""
+
+
+def test_the_database_refuses_a_row_written_for_another_tenant(
+    world: World, as_ordinary_role: None
+) -> None:
+    from django.db import DatabaseError, transaction
+
+    from tests.factories import ContractFactory
+
+    with tenant_scope([world.alice.organisation.pk]):
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            ContractFactory(policyholder=world.bob.organisation, status="draft")
+        ContractFactory(policyholder=world.alice.organisation, status="draft", number="UP-OWN-1")
+        assert "UP-OWN-1" in contract_numbers()
