@@ -196,11 +196,35 @@ def ensure_database(url: str) -> None:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def ensure_app_role(superuser_url: str) -> str:
+    """An ordinary role owning its own database, as in production: row-level security applies
+    to it (PostgreSQL exempts superusers). Returns the URL to connect as that role."""
+    import environ
+    import psycopg
+    from psycopg import sql
+
+    config = environ.Env.db_url_config(superuser_url)
+    host, port = config["HOST"] or "127.0.0.1", config["PORT"] or 5432
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'unlockplus'").fetchone():
+            admin.execute("CREATE ROLE unlockplus LOGIN NOSUPERUSER NOBYPASSRLS")
+        if not admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = 'unlockplus_app'"
+        ).fetchone():
+            admin.execute(sql.SQL("CREATE DATABASE unlockplus_app OWNER unlockplus"))
+    return f"postgres://unlockplus@{host}:{port}/unlockplus_app"
+
+
 @contextmanager
-def services() -> Iterator[None]:
+def services(*, app_role: bool = False) -> Iterator[None]:
     with ExitStack() as stack:
         if not os.environ.get("DATABASE_URL"):
-            os.environ["DATABASE_URL"] = stack.enter_context(embedded_postgres())
+            url = stack.enter_context(embedded_postgres())
+            # The platform runs as an ordinary role; tests and benchmarks keep the superuser,
+            # which creates their databases and sets up rows outside any tenant scope.
+            os.environ["DATABASE_URL"] = ensure_app_role(url) if app_role else url
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = stack.enter_context(embedded_valkey())
         ensure_database(os.environ["DATABASE_URL"])
@@ -303,7 +327,7 @@ def main() -> int:
     # SIGTERM (from CI or a supervisor) goes through the same clean-up as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     (VAR / "staticfiles").mkdir(parents=True, exist_ok=True)
-    with services():
+    with services(app_role=command == "run"):
         if command == "run":
             return run_platform()
         if command == "bench":
