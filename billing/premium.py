@@ -13,14 +13,11 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def round_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+from portal.money import CENT as CENT
+from portal.money import ZERO as ZERO
+from portal.money import money as round_cents
 
 
 def month_first(day: date) -> date:

@@ -8,20 +8,15 @@ rule in plain words and the largest amount that passes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from portal.errors import RuleViolation
-
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def money(value: Decimal | int | str) -> Decimal:
-    """Round half up to the cent."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+from portal.money import CENT as CENT
+from portal.money import ZERO as ZERO
+from portal.money import money as money
 
 
 def eur(value: Decimal) -> str:

@@ -1,0 +1,11 @@
+"""Money is Decimal EUR with 2 places, rounded half up to the cent where a rule says so."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """Round half up to the cent (DESIGN §4)."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
