@@ -3,7 +3,7 @@ every read of policyholders goes through `visible_policyholders`, which applies 
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 
@@ -30,8 +30,6 @@ def visible_policyholders() -> QuerySet[Organisation]:
 
 def policyholders_for_backoffice(*, user: User) -> QuerySet[Organisation]:
     """The arbiter's own policyholders first, then the others."""
-    from django.db.models import Case, IntegerField, Value, When
-
     return visible_policyholders().order_by(
         Case(
             When(dedicated_arbiter=user, then=Value(0)),

@@ -6,9 +6,10 @@ answers within the active scope only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import QuerySet, Sum
@@ -237,17 +238,22 @@ class CoverLine:
     ratio: Decimal | None
 
 
-def cover_by_buyer(*, on: date | None = None) -> list[CoverLine]:
-    """Guarantees in force with the total cover (primary + top-up) and its ratio to exposure."""
-    lines = []
-    for guarantee in (
+def guarantees_in_force_listed(*, on: date | None = None) -> QuerySet[Guarantee]:
+    """Guarantees in force, as the guarantee list shows them (one query per page)."""
+    return (
         guarantees_in_force(on=on)
         .select_related("buyer", "contract", "policyholder")
-        .order_by("policyholder__name", "buyer__name")
-    ):
+        .order_by("policyholder__name", "buyer__name", "id")
+    )
+
+
+def cover_lines(guarantees: Iterable[Guarantee]) -> list[CoverLine]:
+    """Each guarantee with its total cover (primary + top-up) and the ratio to exposure."""
+    lines = []
+    for guarantee in guarantees:
         total = money(guarantee.primary_amount + guarantee.amount)
         ratio = (
-            (total * 100 / guarantee.exposure).quantize(Decimal("0.1"))
+            (total * 100 / guarantee.exposure).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
             if guarantee.exposure
             else None
         )

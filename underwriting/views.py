@@ -242,8 +242,9 @@ def request_withdraw(request: HttpRequest, request_id: str) -> HttpResponse:
 
 @login_required
 def guarantee_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.guarantees_in_force_listed(), 50).get_page(request.GET.get("page"))
     return render(
         request,
         "underwriting/guarantee_list.html",
-        {"lines": selectors.cover_by_buyer(), "today": business_today()},
+        {"lines": selectors.cover_lines(page.object_list), "page": page, "today": business_today()},
     )
