@@ -310,7 +310,7 @@ def run_tests(args: list[str]) -> int:
 def run_bench(args: list[str]) -> int:
     manage("migrate", "--noinput")
     return subprocess.run(
-        [str(PYTHON), "manage.py", "bench", *args], cwd=ROOT, check=False
+        [str(PYTHON), "-m", "benchmarks", *args], cwd=ROOT, check=False
     ).returncode
 
 

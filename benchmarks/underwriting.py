@@ -28,10 +28,10 @@ from django_scopes import scopes_disabled
 from rest_framework.authtoken.models import Token
 from stdnum import luhn
 
+from benchmarks.registry import Figure, benchmark, percentile, summary, timed_ms
 from portal.demo import build_demo_world
 from portal.models import Organisation, OrganisationKind, Role, User
 from underwriting.models import Buyer, Contract, ContractStatus, Guarantee, GuaranteeRequest
-from unlockplus.bench import Figure, benchmark, percentile, summary, timed_ms
 
 BENCH_NAME = "Bench Grossiste (données de mesure)"
 BENCH_ARBITER = "bench.arbiter@bench.unlockplus.invalid"

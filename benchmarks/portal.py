@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from django.test import Client
 
+from benchmarks.registry import Figure, benchmark, summary, timed_ms
 from portal.demo import build_demo_world
 from portal.models import User
-from unlockplus.bench import Figure, benchmark, summary, timed_ms
 
 
 @benchmark("portal")

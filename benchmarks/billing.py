@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from stdnum import luhn
 
+from benchmarks.registry import Figure, benchmark
 from billing import premium_sql, services
 from billing.models import BillingRun, BillingRunTrigger, Invoice, InvoiceNumberSequence
 from billing.premium import month_after
@@ -31,7 +32,6 @@ from portal.demo import build_demo_world
 from portal.models import AuditEvent, Organisation, OrganisationKind
 from portal.timeutils import business_today
 from underwriting.models import Buyer, Contract, ContractStatus, Guarantee, PremiumBasis
-from unlockplus.bench import Figure, benchmark
 
 MONTH = date(2001, 1, 1)
 CONTRACTS = 10_000

@@ -1,5 +1,5 @@
-"""Benchmark registry. Each app may have a `bench.py` whose functions, decorated with
-`@benchmark`, yield `(name, value, unit)` figures. `manage.py bench` prints one per line."""
+"""Benchmark registry. Each module of `benchmarks/` has functions, decorated with `@benchmark`,
+that yield `(name, value, unit)` figures. `python -m benchmarks` prints one per line."""
 
 from __future__ import annotations
 
