@@ -1,102 +1,22 @@
-"""The base world of every test: two policyholders (alice, bob), a broker mandated for alice
-only, the insurer's staff, and an outsider policyholder (charlie) that owns nothing."""
+"""Fixtures only: what they build comes from `tests.support`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from portal.models import Organisation, Role, User
-from tests.browser import browser_page, chromium  # noqa: F401 - fixtures for browser tests
-from tests.factories import (
-    PASSWORD,
-    BrokerFactory,
-    ContractFactory,
-    InsurerFactory,
-    MandateFactory,
-    OrganisationFactory,
-    UserFactory,
-)
-from underwriting.models import Contract
-
-
-@dataclass
-class Tenant:
-    organisation: Organisation
-    contract: Contract
-    users: dict[str, User] = field(default_factory=dict)
-
-    @property
-    def credit_manager(self) -> User:
-        return self.users[Role.CREDIT_MANAGER]
-
-    @property
-    def finance(self) -> User:
-        return self.users[Role.FINANCE]
-
-
-@dataclass
-class World:
-    insurer: Organisation
-    staff: dict[str, User]
-    alice: Tenant
-    bob: Tenant
-    charlie: Tenant
-    broker: Organisation
-    broker_user: User
-
-    def tenant(self, name: str) -> Tenant:
-        return getattr(self, name)
-
-
-def make_tenant(name: str, arbiter: User) -> Tenant:
-    organisation = OrganisationFactory(
-        name=f"{name.title()} Distribution", dedicated_arbiter=arbiter
-    )
-    contract = ContractFactory(policyholder=organisation)
-    users = {
-        role: UserFactory(username=f"{role}@{name}.test", organisation=organisation, role=role)
-        for role in (Role.CREDIT_MANAGER, Role.FINANCE, Role.ORG_ADMIN)
-    }
-    return Tenant(organisation=organisation, contract=contract, users=users)
+from tests.support.billing import celery_eager
+from tests.support.browser import launched_chromium
+from tests.support.world import World, build_world
 
 
 @pytest.fixture
 def world(db: None) -> World:
-    insurer = InsurerFactory()
-    staff = {
-        role: UserFactory(
-            username=f"{role}@insurer.test",
-            organisation=insurer,
-            role=role,
-            is_superuser=role == Role.ADMIN,
-            is_staff=role == Role.ADMIN,
-        )
-        for role in (
-            Role.ARBITER,
-            Role.SENIOR_ARBITER,
-            Role.CLAIMS_HANDLER,
-            Role.FINANCE_OPS,
-            Role.ADMIN,
-        )
-    }
-    arbiter = staff[Role.ARBITER]
-    alice, bob, charlie = (make_tenant(name, arbiter) for name in ("alice", "bob", "charlie"))
-    broker = BrokerFactory(name="Courtier Test")
-    broker_user = UserFactory(username="broker@broker.test", organisation=broker, role=Role.BROKER)
-    MandateFactory(broker=broker, policyholder=alice.organisation)
-    return World(
-        insurer=insurer,
-        staff=staff,
-        alice=alice,
-        bob=bob,
-        charlie=charlie,
-        broker=broker,
-        broker_user=broker_user,
-    )
+    """alice and bob with a contract each, a broker mandated for alice, the insurer's staff,
+    and charlie, a policyholder that owns nothing."""
+    return build_world()
 
 
 @pytest.fixture(autouse=True)
@@ -109,10 +29,27 @@ def _plain_http(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Tasks run in-process, so PDFs and e-mails queued after commit happen in the test."""
+    with celery_eager():
+        yield
 
 
-__all__ = ["PASSWORD", "World", "Tenant", "client_for"]
+@pytest.fixture
+def chromium(live_server: object) -> Iterator[Any]:
+    """Headless Chromium, against the live test server; the test opens its own contexts."""
+    with launched_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh French page in headless Chromium."""
+    context = chromium.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()

@@ -16,9 +16,9 @@ from django_scopes import scopes_disabled
 from portal.errors import Conflict, DomainError, RuleViolation
 from portal.models import Notification
 from portal.timeutils import business_today
-from tests.conftest import World
-from tests.factories import BuyerFactory
-from tests.uw import submit
+from tests.support.factories import BuyerFactory
+from tests.support.underwriting import submit
+from tests.support.world import World
 from underwriting import selectors, services
 from underwriting.models import (
     Decision,

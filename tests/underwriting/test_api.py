@@ -6,8 +6,9 @@ from django.test import Client
 from django_scopes import scopes_disabled
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import World, client_for
-from tests.factories import BuyerFactory
+from tests.support.clients import client_for
+from tests.support.factories import BuyerFactory
+from tests.support.world import World
 from underwriting.models import Buyer, GuaranteeRequest
 
 SEED = {

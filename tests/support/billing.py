@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
 
+from tests.support.factories import GuaranteeFactory
 from underwriting.models import Buyer, Contract, Guarantee, GuaranteeChange
 from unlockplus.celery import app as celery_app
 
@@ -22,12 +23,10 @@ def guarantee(
     ends_before: date | None = None,
     change: str = GuaranteeChange.GRANT,
 ) -> Guarantee:
-    return Guarantee.objects.create(
-        policyholder_id=contract.policyholder_id,
+    return GuaranteeFactory(
         contract=contract,
         buyer=buyer,
         amount=Decimal(amount),
-        primary_amount=Decimal("100000"),
         period=DateRange(starts, ends_before, "[)"),
         change=change,
     )
@@ -39,8 +38,8 @@ def set_terms(contract: Contract, **terms: object) -> None:
     contract.save(update_fields=list(terms))
 
 
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
+@contextmanager
+def celery_eager() -> Iterator[None]:
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     try:

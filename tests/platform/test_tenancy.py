@@ -15,8 +15,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django_scopes import ScopeError, scopes_disabled
 
-from tests.conftest import Tenant, World, client_for
-from tests.uw import objects_for
+from tests.support.clients import client_for
+from tests.support.underwriting import objects_for
+from tests.support.world import Tenant, World
 from underwriting.models import Contract
 
 # Route kwargs that never designate a tenant's object.
@@ -35,8 +36,8 @@ def tenant_invoice(world: World, tenant: Tenant) -> Any:
     from billing.premium import month_before, month_first
     from billing.services import invoice_issue
     from portal.timeutils import business_today
-    from tests.billing_support import guarantee
-    from tests.factories import BuyerFactory
+    from tests.support.billing import guarantee
+    from tests.support.factories import BuyerFactory
 
     month = month_before(month_first(business_today()))
     existing = Invoice.objects.filter(contract=tenant.contract, month=month).first()

@@ -9,9 +9,9 @@ import pytest
 from django_scopes import scopes_disabled
 
 from portal.errors import Conflict, RuleViolation
-from tests.conftest import World
-from tests.factories import BuyerFactory
-from tests.uw import submit
+from tests.support.factories import BuyerFactory
+from tests.support.underwriting import submit
+from tests.support.world import World
 from underwriting.models import (
     ContractStatus,
     GuaranteeRequest,

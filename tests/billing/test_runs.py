@@ -29,9 +29,9 @@ from billing.models import (
 from billing.services import billing_run_create, billing_run_execute, invoice_issue
 from portal.errors import Conflict, RuleViolation
 from portal.timeutils import business_today
-from tests.billing_support import eager_celery, guarantee  # noqa: F401 - fixture
-from tests.conftest import World
-from tests.factories import BuyerFactory, ContractFactory, OrganisationFactory
+from tests.support.billing import guarantee
+from tests.support.factories import BuyerFactory, ContractFactory, OrganisationFactory
+from tests.support.world import World
 from underwriting.models import Contract
 
 OCTOBER = date(2026, 10, 1)

@@ -10,9 +10,9 @@ from django_scopes import scopes_disabled
 
 from billing.models import Invoice
 from billing.services import invoice_issue
-from tests.billing_support import guarantee, set_terms
-from tests.conftest import World
-from tests.factories import BuyerFactory
+from tests.support.billing import guarantee, set_terms
+from tests.support.factories import BuyerFactory
+from tests.support.world import World
 from underwriting.models import Contract, GuaranteeChange, PremiumBasis
 
 OCTOBER = date(2026, 10, 1)  # 31 days

@@ -11,7 +11,7 @@ from django_scopes import scopes_disabled
 
 from portal.models import TenantOwned
 from portal.tenancy import tenant_scope
-from tests.conftest import World
+from tests.support.world import World
 
 PROBE_ROLE = "unlockplus_rls_probe"
 
@@ -85,7 +85,7 @@ def test_the_database_shows_nothing_without_a_scope_and_everything_to_the_insure
 def test_a_request_sets_the_database_scope_of_the_signed_in_user(
     world: World, as_ordinary_role: None
 ) -> None:
-    from tests.conftest import client_for
+    from tests.support.clients import client_for
 
     response = client_for(world.bob.credit_manager).get("/api/v1/contracts/")
     assert [row["number"] for row in response.json()["results"]] == [world.bob.contract.number]
@@ -100,7 +100,7 @@ def test_the_database_refuses_a_row_written_for_another_tenant(
 ) -> None:
     from django.db import DatabaseError, transaction
 
-    from tests.factories import ContractFactory
+    from tests.support.factories import ContractFactory
 
     with tenant_scope([world.alice.organisation.pk]):
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
-from tests.factories import PASSWORD, BuyerFactory
+from tests.support.factories import PASSWORD, BuyerFactory
+from tests.support.world import World
 from underwriting.models import Buyer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,10 +14,11 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from portal.models import Organisation, Role, User
-from tests.conftest import World, client_for
-from tests.factories import PASSWORD
+from tests.support.clients import client_for
+from tests.support.factories import PASSWORD
+from tests.support.world import World
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

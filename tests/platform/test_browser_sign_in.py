@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import sign_in
-from tests.conftest import World
-from tests.factories import PASSWORD
+from tests.support.browser import sign_in
+from tests.support.factories import PASSWORD
+from tests.support.world import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django_scopes import scopes_disabled
-
 from portal.models import User
-from tests.conftest import Tenant
+from tests.support.factories import BuyerFactory
+from tests.support.scopes import acting_as
+from tests.support.world import Tenant, World
 from underwriting import services
 from underwriting.models import Buyer, Guarantee, GuaranteeRequest
 
@@ -33,13 +33,14 @@ def submit(
         wants_maximum=kwargs.pop("wants_maximum", False),
         credit_term_days=kwargs.pop("credit_term_days", 60),
     )
-    with scopes_disabled():
+    submitted_by = by or tenant.credit_manager
+    with acting_as(submitted_by):
         request, _ = services.guarantee_request_submit(
             contract=tenant.contract,
             buyer=buyer,
             data=data,
             reason=kwargs.pop("reason", "new_order"),
-            submitted_by=by or tenant.credit_manager,
+            submitted_by=submitted_by,
             **kwargs,
         )
     return request
@@ -55,19 +56,18 @@ class TenantObjects:
 _OBJECTS: dict[tuple[int, str], TenantObjects] = {}
 
 
-def objects_for(world: Any, tenant: Tenant) -> TenantObjects:
+def objects_for(world: World, tenant: Tenant) -> TenantObjects:
     """An open request and a guarantee in force for `tenant`, built once per world."""
     key = (id(world), tenant.organisation.name)
     if key not in _OBJECTS:
-        from tests.factories import BuyerFactory
-
-        with scopes_disabled():
-            buyer = BuyerFactory()
-            granted = submit(tenant, buyer)
+        buyer = BuyerFactory()
+        granted = submit(tenant, buyer)
+        senior = world.staff["senior_arbiter"]
+        with acting_as(senior):
             services.guarantee_request_decide(
-                request_id=granted.pk, outcome="approved", actor=world.staff["senior_arbiter"]
+                request_id=granted.pk, outcome="approved", actor=senior
             )
             guarantee = Guarantee.objects.get(contract=tenant.contract, buyer=buyer)
-            request = submit(tenant, BuyerFactory(), top_up="30000")
+        request = submit(tenant, BuyerFactory(), top_up="30000")
         _OBJECTS[key] = TenantObjects(request=request, guarantee=guarantee, buyer=buyer)
     return _OBJECTS[key]

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
-from tests.conftest import World, client_for
-from tests.factories import BuyerFactory
-from tests.uw import submit
+from tests.support.clients import client_for
+from tests.support.factories import BuyerFactory
+from tests.support.underwriting import submit
+from tests.support.world import World
 from underwriting.models import Buyer, GuaranteeRequest
 
 

@@ -10,9 +10,10 @@ from django_scopes import scopes_disabled
 
 from billing.models import BillingRun, BillingRunStatus, Invoice
 from billing.services import invoice_issue
-from tests.billing_support import eager_celery, guarantee  # noqa: F401 - fixture
-from tests.conftest import World, client_for
-from tests.factories import BuyerFactory
+from tests.support.billing import guarantee
+from tests.support.clients import client_for
+from tests.support.factories import BuyerFactory
+from tests.support.world import World
 
 OCTOBER = date(2026, 10, 1)
 

@@ -15,9 +15,10 @@ from billing.pdf import invoice_pdf_html, invoice_pdf_render
 from billing.services import invoice_issue
 from billing.tasks import invoice_render_pdf
 from portal.models import Notification
-from tests.billing_support import eager_celery, guarantee, set_terms  # noqa: F401 - fixture
-from tests.conftest import World, client_for
-from tests.factories import BuyerFactory
+from tests.support.billing import guarantee, set_terms
+from tests.support.clients import client_for
+from tests.support.factories import BuyerFactory
+from tests.support.world import World
 from underwriting.models import PremiumBasis
 
 OCTOBER = date(2026, 10, 1)

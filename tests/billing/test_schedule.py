@@ -15,9 +15,9 @@ from billing.models import BillingRun, BillingRunTrigger, Invoice
 from billing.premium import month_before, month_first
 from billing.tasks import billing_run_month
 from portal.timeutils import business_today
-from tests.billing_support import guarantee
-from tests.conftest import World
-from tests.factories import BuyerFactory
+from tests.support.billing import guarantee
+from tests.support.factories import BuyerFactory
+from tests.support.world import World
 
 
 def test_beat_bills_on_the_first_at_two_in_the_morning_paris_time() -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.factories import PASSWORD
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -28,12 +31,11 @@ def require_chromium() -> None:
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
 
 
-@pytest.fixture
-def chromium(live_server: object) -> Iterator[Any]:
-    """Headless Chromium, against the live test server; the test opens its own contexts."""
+@contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Headless Chromium; Playwright's sync API runs an event loop in this thread, the ORM
+    calls made by the test itself are synchronous and safe."""
     require_chromium()
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-    # itself are synchronous and safe.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
@@ -52,20 +54,17 @@ def chromium(live_server: object) -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture
-def browser_page(chromium: Any) -> Iterator[Any]:
-    """A fresh French page in headless Chromium."""
-    context = chromium.new_context(locale="fr-FR")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def sign_in(page: object, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/login/")  # type: ignore[attr-defined]
     page.fill("#id_username", username)  # type: ignore[attr-defined]
     page.fill("#id_password", password)  # type: ignore[attr-defined]
     page.click("button[type=submit].primary")  # type: ignore[attr-defined]
+
+
+def login(chromium: Any, base: str, email: str) -> Any:
+    """A new French page in its own context, signed in and on the user's home page."""
+    page = chromium.new_context(locale="fr-FR").new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, base, email, PASSWORD)
+    page.wait_for_selector("[data-testid=home-title]")
+    return page

@@ -1,0 +1,22 @@
+"""Tenant scopes for code called directly by a test, as the application would enter them.
+
+A service is called inside the scope of the user who acts (`acting_as`), or of a policyholder
+(`scope_of`); `django_scopes.scopes_disabled()` stays for the tests about the bypass itself."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from portal.models import User
+from portal.tenancy import policyholder_scope_for, tenant_scope
+from tests.support.world import Tenant
+
+
+def acting_as(user: User) -> AbstractContextManager[None]:
+    """The scope `user` gets from the middleware: insurer staff see every policyholder."""
+    return tenant_scope(policyholder_scope_for(user))
+
+
+def scope_of(tenant: Tenant) -> AbstractContextManager[None]:
+    """One policyholder's own rows."""
+    return tenant_scope([tenant.organisation.pk])
