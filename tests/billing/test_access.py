@@ -6,13 +6,13 @@ from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
 from billing.models import BillingRun, BillingRunStatus, Invoice
 from billing.services import invoice_issue
 from tests.support.billing import guarantee
 from tests.support.clients import client_for
-from tests.support.factories import BuyerFactory
+from tests.support.factories import BuyerFactory, ContractFactory
+from tests.support.scopes import insurer_scope
 from tests.support.world import World
 
 OCTOBER = date(2026, 10, 1)
@@ -25,7 +25,7 @@ def invoices(world: World) -> dict[str, Invoice]:
     for name in ("alice", "bob"):
         contract = world.tenant(name).contract
         guarantee(contract, BuyerFactory(), "40000", date(2026, 1, 1))
-        with scopes_disabled():
+        with insurer_scope():
             issued[name] = invoice_issue(contract=contract, month=OCTOBER)
     return issued
 
@@ -107,7 +107,7 @@ def test_the_invoice_list_does_not_query_per_row(
 ) -> None:
     contract = world.alice.contract
     guarantee(contract, BuyerFactory(), "40000", date(2026, 1, 1))
-    with scopes_disabled():
+    with insurer_scope():
         for month in range(1, 11):
             invoice_issue(contract=contract, month=date(2026, month, 1))
     client = client_for(world.staff["finance_ops"])
@@ -121,13 +121,14 @@ def test_the_invoice_list_does_not_query_per_row(
 def test_finance_ops_start_a_run_from_the_page_and_watch_it(
     world: World, invoices: dict[str, Invoice], django_capture_on_commit_callbacks
 ) -> None:
-    guarantee(world.charlie.contract, BuyerFactory(), "10000", date(2026, 9, 1))
+    late = ContractFactory()  # a third policyholder, not invoiced yet
+    guarantee(late, BuyerFactory(), "10000", date(2026, 9, 1))
     client = client_for(world.staff["finance_ops"])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/billing/runs/", {"month": "2026-10"})
     run = BillingRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/billing/runs/{run.pk}/"
-    # alice and bob were invoiced already; charlie is billed now
+    # alice and bob were invoiced already; the third contract is billed now
     assert (run.status, run.total, run.issued, run.skipped) == (
         BillingRunStatus.FINISHED,
         3,
@@ -169,7 +170,7 @@ def test_finance_ops_issue_a_credit_note_from_the_page_and_the_api(
         content_type="application/json",
     )
     assert refused.status_code == 404
-    with scopes_disabled():
+    with insurer_scope():
         assert Invoice.objects.filter(kind="credit_note").count() == 2
     detail = client_for(world.alice.finance).get(f"/invoices/{invoices['alice'].pk}/")
     assert detail.status_code == 200 and "Geste" in detail.content.decode()

@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 from django.core import mail
-from django_scopes import scopes_disabled
 
 from billing.models import Invoice, InvoicePdf
 from billing.pdf import invoice_pdf_html, invoice_pdf_render
@@ -18,6 +17,7 @@ from portal.models import Notification
 from tests.support.billing import guarantee, set_terms
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory
+from tests.support.scopes import insurer_scope
 from tests.support.world import World
 from underwriting.models import PremiumBasis
 
@@ -29,14 +29,14 @@ def invoice(world: World) -> Invoice:
     contract = world.alice.contract
     guarantee(contract, BuyerFactory(name="Revendeur Nord"), "40000", date(2026, 10, 15))
     guarantee(contract, BuyerFactory(name="Revendeur Sud"), "12345.67", date(2026, 1, 1))
-    with scopes_disabled():
+    with insurer_scope():
         issued = invoice_issue(contract=contract, month=OCTOBER)
     assert issued is not None
     return issued
 
 
 def test_the_pdf_is_the_same_bytes_every_time_it_is_rendered(invoice: Invoice) -> None:
-    with scopes_disabled():
+    with insurer_scope():
         first = invoice_pdf_render(invoice=invoice)
         second = invoice_pdf_render(invoice=invoice)
     assert first.startswith(b"%PDF-")
@@ -46,7 +46,7 @@ def test_the_pdf_is_the_same_bytes_every_time_it_is_rendered(invoice: Invoice) -
 def test_the_pdf_shows_parties_period_lines_and_the_total_in_words(
     invoice: Invoice, world: World
 ) -> None:
-    with scopes_disabled():
+    with insurer_scope():
         html = invoice_pdf_html(invoice=invoice)
     # 40 000 × 0.0012 = 48.00 and 12 345.67 × 0.0012 = 14.81 → 62.81
     for expected in [
@@ -71,7 +71,7 @@ def test_a_prorata_pdf_shows_the_days_in_force(world: World) -> None:
     contract = world.alice.contract
     set_terms(contract, premium_basis=PremiumBasis.PRORATA)
     guarantee(contract, BuyerFactory(name="Revendeur Est"), "40000", date(2026, 10, 15))
-    with scopes_disabled():
+    with insurer_scope():
         issued = invoice_issue(contract=contract, month=OCTOBER)
         html = invoice_pdf_html(invoice=issued)
     assert "Jours en vigueur" in html and ">17<" in html
@@ -80,7 +80,7 @@ def test_a_prorata_pdf_shows_the_days_in_force(world: World) -> None:
 def test_the_render_task_stores_the_pdf_once(invoice: Invoice) -> None:
     invoice_render_pdf(invoice_id=str(invoice.pk))
     invoice_render_pdf(invoice_id=str(invoice.pk))
-    with scopes_disabled():
+    with insurer_scope():
         stored = InvoicePdf.objects.get(invoice=invoice)
     assert hashlib.sha256(bytes(stored.content)).hexdigest() == stored.sha256
 
@@ -91,7 +91,7 @@ def test_every_download_serves_the_stored_bytes(invoice: Invoice, world: World) 
     second = client.get(f"/invoices/{invoice.pk}/pdf/")
     assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
     assert first.content == second.content
-    with scopes_disabled():
+    with insurer_scope():
         assert first.content == bytes(InvoicePdf.objects.get(invoice=invoice).content)
     api = client.get(f"/api/v1/invoices/{invoice.pk}/pdf/")
     assert api.status_code == 200 and api.content == first.content
@@ -102,20 +102,20 @@ def test_the_policyholders_finance_users_are_told_when_an_invoice_is_issued(
     world: World, django_capture_on_commit_callbacks
 ) -> None:
     guarantee(world.alice.contract, BuyerFactory(), "40000", date(2026, 1, 1))
-    with django_capture_on_commit_callbacks(execute=True), scopes_disabled():
+    with django_capture_on_commit_callbacks(execute=True), insurer_scope():
         issued = invoice_issue(contract=world.alice.contract, month=OCTOBER)
     assert issued is not None
     notified = Notification.objects.filter(subject__contains=issued.number)
     assert [n.recipient for n in notified] == [world.alice.finance]
     assert [message.to for message in mail.outbox] == [[world.alice.finance.email]]
-    with scopes_disabled():
+    with insurer_scope():
         assert InvoicePdf.objects.filter(invoice=issued).exists()  # rendered after commit
 
 
 def test_a_credit_note_pdf_names_the_invoice_it_credits(invoice: Invoice, world: World) -> None:
     from billing.services import credit_note_issue
 
-    with scopes_disabled():
+    with insurer_scope():
         note = credit_note_issue(
             invoice=invoice, reason="Garantie annulée", actor=world.staff["finance_ops"]
         )

@@ -6,12 +6,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django_scopes import scopes_disabled
 
 from billing.models import Invoice
 from billing.services import invoice_issue
 from tests.support.billing import guarantee, set_terms
 from tests.support.factories import BuyerFactory
+from tests.support.scopes import insurer_scope
 from tests.support.world import World
 from underwriting.models import Contract, GuaranteeChange, PremiumBasis
 
@@ -55,7 +55,7 @@ def october_book(world: World) -> tuple[Contract, dict[str, object]]:
 
 
 def issue(contract: Contract, month: date) -> Invoice:
-    with scopes_disabled():
+    with insurer_scope():
         invoice = invoice_issue(contract=contract, month=month)
     assert invoice is not None
     return invoice
@@ -64,7 +64,7 @@ def issue(contract: Contract, month: date) -> Invoice:
 def test_peak_base_is_the_highest_limit_in_force_in_the_month(october_book) -> None:
     contract, _ = october_book
     invoice = issue(contract, OCTOBER)
-    with scopes_disabled():
+    with insurer_scope():
         lines = lines_of(invoice)
     # A: peak 40 000 × 0.0012 = 48.00 (granted on the 15th: still the month's peak)
     # B: peak 50 000 (the increase, before the reduction) × 0.0012 = 60.00
@@ -89,7 +89,7 @@ def test_prorata_base_counts_the_days_each_amount_was_in_force(october_book) -> 
     contract, _ = october_book
     set_terms(contract, premium_basis=PremiumBasis.PRORATA)
     invoice = issue(contract, OCTOBER)
-    with scopes_disabled():
+    with insurer_scope():
         lines = lines_of(invoice)
         amount_days = {line.buyer_name: line.amount_days for line in invoice.lines.all()}
     # A: 40 000 × 17 days (15→31) = 680 000; base 680 000 / 31 = 21 935.48;
@@ -129,7 +129,7 @@ def test_prorata_divides_by_the_days_of_the_month(
     set_terms(contract, premium_basis=PremiumBasis.PRORATA)
     guarantee(contract, BuyerFactory(name="Mid"), "10000", month.replace(day=15))
     invoice = issue(contract, month)
-    with scopes_disabled():
+    with insurer_scope():
         assert lines_of(invoice) == {"Mid": (Decimal(base), days_in_force, Decimal(premium))}
 
 
@@ -188,7 +188,7 @@ def test_tax_is_rounded_on_the_premium_above_the_minimum(october_book) -> None:
 
 
 def test_a_contract_with_nothing_in_force_and_no_minimum_gets_no_invoice(world: World) -> None:
-    with scopes_disabled():
+    with insurer_scope():
         assert invoice_issue(contract=world.bob.contract, month=OCTOBER) is None
         assert not Invoice.objects.exists()
 
@@ -215,6 +215,6 @@ def test_the_invoice_copies_identities_and_terms(october_book, world: World) -> 
     assert invoice.insurer_name == world.insurer.name
     assert invoice.contract_number == contract.number
     assert invoice.monthly_rate == Decimal("0.0012")
-    with scopes_disabled():
+    with insurer_scope():
         siren = {line.buyer_identifier for line in invoice.lines.all()}
     assert all(len(value) == 9 for value in siren)

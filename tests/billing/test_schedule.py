@@ -9,7 +9,6 @@ import pytest
 from celery.schedules import crontab
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django_scopes import scopes_disabled
 
 from billing.models import BillingRun, BillingRunTrigger, Invoice
 from billing.premium import month_before, month_first
@@ -17,6 +16,7 @@ from billing.tasks import billing_run_month
 from portal.timeutils import business_today
 from tests.support.billing import guarantee
 from tests.support.factories import BuyerFactory
+from tests.support.scopes import insurer_scope
 from tests.support.world import World
 
 
@@ -34,7 +34,7 @@ def test_the_beat_task_bills_the_month_before_and_a_duplicate_changes_nothing(
     previous = month_before(month_first(business_today()))
     billing_run_month()
     billing_run_month()  # a duplicate beat
-    with scopes_disabled():
+    with insurer_scope():
         invoices = list(Invoice.objects.all())
     assert [(invoice.month, invoice.contract_id) for invoice in invoices] == [
         (previous, world.alice.contract.pk)
@@ -51,7 +51,7 @@ def test_the_command_bills_a_past_month(world: World) -> None:
     call_command("bill_month", "2026-10", stdout=out)
     assert "1 invoices issued" in out.getvalue()
     call_command("bill_month", "2026-10", stdout=out)
-    with scopes_disabled():
+    with insurer_scope():
         assert Invoice.objects.filter(month=date(2026, 10, 1)).count() == 1
 
 

@@ -20,3 +20,9 @@ def acting_as(user: User) -> AbstractContextManager[None]:
 def scope_of(tenant: Tenant) -> AbstractContextManager[None]:
     """One policyholder's own rows."""
     return tenant_scope([tenant.organisation.pk])
+
+
+def insurer_scope() -> AbstractContextManager[None]:
+    """The scope of insurer staff (finance ops issuing invoices, a check across policyholders):
+    every policyholder, through the scope rather than the bypass."""
+    return tenant_scope(None)

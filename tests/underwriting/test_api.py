@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.test import Client
-from django_scopes import scopes_disabled
 from rest_framework.authtoken.models import Token
 
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory
+from tests.support.scopes import scope_of
 from tests.support.world import World
 from underwriting.models import Buyer, GuaranteeRequest
 
@@ -43,7 +43,7 @@ def test_a_retried_post_with_the_same_idempotency_key_creates_one_request(world:
     assert first.status_code == 201 and again.status_code == 200
     assert again["Idempotent-Replayed"] == "true"
     assert first.json()["id"] == again.json()["id"]
-    with scopes_disabled():
+    with scope_of(world.alice):
         assert GuaranteeRequest.objects.count() == 1
     other = client.post(
         "/api/v1/guarantee-requests/",

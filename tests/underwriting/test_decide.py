@@ -1,41 +1,35 @@
-"""Decisions, countersignature, instant approval and guarantee periods (DESIGN §4)."""
+"""Deciding a request (DESIGN §4): approval, partial approval, refusal, instant approval; decisions
+are immutable, decided once, and e-mailed after commit."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
-from django.db.backends.postgresql.psycopg_any import DateRange
-from django_scopes import scopes_disabled
 
 from portal.errors import Conflict, DomainError, RuleViolation
-from portal.models import Notification
-from portal.timeutils import business_today
 from tests.support.factories import BuyerFactory
+from tests.support.scopes import acting_as
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import selectors, services
 from underwriting.models import (
     Decision,
-    Guarantee,
-    GuaranteeChange,
     GuaranteeRequest,
-    PendingDecision,
     RequestStatus,
-    SeasonalExpiry,
 )
 
 D = Decimal
 
 
 @pytest.fixture(autouse=True)
-def _no_scope() -> Iterator[None]:
-    with scopes_disabled():
+def _acting_as_the_insurer(world: World) -> Iterator[None]:
+    """The arbiters act here; `submit` enters the wholesaler's own scope."""
+    with acting_as(world.staff["arbiter"]):
         yield
 
 
@@ -45,13 +39,6 @@ def arbiter(world: World):  # type: ignore[no-untyped-def]
     user.authority_amount = D("50000")
     user.save(update_fields=["authority_amount"])
     return user
-
-
-def periods(tenant, buyer) -> list[tuple]:  # type: ignore[no-untyped-def]
-    return [
-        (g.amount, g.primary_amount, g.period.lower, g.period.upper, g.change)
-        for g in Guarantee.objects.filter(contract=tenant.contract, buyer=buyer).order_by("period")
-    ]
 
 
 def test_granting_40_000_on_the_seed_example_covers_80_percent(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
@@ -75,51 +62,6 @@ def test_granting_40_000_on_the_seed_example_covers_80_percent(world: World, arb
         contract=world.alice.contract, buyer=buyer, order_amount=D("60000"), outstanding=D("30000")
     )
     assert not too_big.fits and too_big.headroom == D("-10000.00")
-
-
-def test_a_decision_above_the_arbiters_authority_waits_for_a_senior_countersignature(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
-    request = submit(world.alice, buyer, top_up="60000")
-    result = services.guarantee_request_decide(
-        request_id=request.pk, outcome="approved", actor=arbiter
-    )
-    assert result.decision is None and result.pending is not None
-    request.refresh_from_db()
-    assert request.status == RequestStatus.AWAITING_COUNTERSIGNATURE
-    assert not Guarantee.objects.filter(buyer=buyer).exists()
-    senior = world.staff["senior_arbiter"]
-    assert Notification.objects.filter(recipient=senior).exists()
-    signed = services.pending_decision_countersign(
-        request_id=request.pk, actor=senior, approve=True
-    )
-    assert signed.decision is not None
-    assert signed.decision.decided_by == arbiter
-    assert signed.decision.countersigned_by == senior
-    assert selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer).amount == D(
-        "60000.00"
-    )
-
-
-def test_an_arbiter_cannot_countersign_and_a_declined_proposal_goes_back_to_the_queue(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory(), top_up="60000")
-    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    with pytest.raises(RuleViolation):
-        services.pending_decision_countersign(request_id=request.pk, actor=arbiter, approve=True)
-    senior = world.staff["senior_arbiter"]
-    with pytest.raises(RuleViolation) as no_reason:
-        services.pending_decision_countersign(request_id=request.pk, actor=senior, approve=False)
-    assert no_reason.value.field == "note"
-    services.pending_decision_countersign(
-        request_id=request.pk, actor=senior, approve=False, note="Bilan trop ancien"
-    )
-    request.refresh_from_db()
-    assert request.status == RequestStatus.OPEN
-    assert PendingDecision.objects.get(request=request).state == "declined"
-    assert not Decision.objects.filter(request=request).exists()
 
 
 def test_a_refusal_never_needs_a_countersignature_but_needs_a_reason(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
@@ -190,153 +132,6 @@ def test_decisions_cannot_be_edited_or_deleted(world: World, arbiter) -> None:  
         )
 
 
-def test_a_guarantee_period_amount_is_never_rewritten(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory())
-    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    guarantee = Guarantee.objects.get()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Guarantee.objects.filter(pk=guarantee.pk).update(amount=D("1"))
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Guarantee.objects.filter(pk=guarantee.pk).delete()
-
-
-def test_the_database_refuses_overlapping_periods(world: World) -> None:
-    buyer = BuyerFactory()
-    today = business_today()
-    common = {
-        "policyholder": world.alice.organisation,
-        "contract": world.alice.contract,
-        "buyer": buyer,
-        "primary_amount": D("1"),
-        "change": "grant",
-    }
-    Guarantee.objects.create(amount=D("10"), period=DateRange(today, None), **common)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Guarantee.objects.create(
-            amount=D("20"), period=DateRange(today + timedelta(days=3), None), **common
-        )
-
-
-def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
-    today = business_today()
-    request = submit(world.alice, buyer)
-    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    current = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
-    with pytest.raises(RuleViolation) as retro:
-        services.guarantee_reduce(
-            guarantee=current,
-            amount=D("10000"),
-            effective_on=today - timedelta(days=1),
-            actor=arbiter,
-            reason="x",
-        )
-    assert retro.value.field == "effective_on"
-    # A second change the same day as the grant would rewrite that day: refused with a date.
-    with pytest.raises(Conflict) as same_day:
-        services.guarantee_reduce(
-            guarantee=current, amount=D("10000"), effective_on=today, actor=arbiter, reason="x"
-        )
-    assert same_day.value.extra["earliest"] == (today + timedelta(days=1)).isoformat()
-    reduce_on = today + timedelta(days=10)
-    services.guarantee_reduce(
-        guarantee=current,
-        amount=D("10000"),
-        effective_on=reduce_on,
-        actor=arbiter,
-        reason="Retards de paiement",
-    )
-    assert periods(world.alice, buyer) == [
-        (D("40000.00"), D("40000.00"), today, reduce_on, GuaranteeChange.GRANT),
-        (D("10000.00"), D("40000.00"), reduce_on, None, GuaranteeChange.REDUCTION),
-    ]
-    # Deliveries before the change stay covered at the old limit.
-    before = selectors.guarantee_in_force(
-        contract=world.alice.contract, buyer=buyer, on=reduce_on - timedelta(days=1)
-    )
-    assert before.amount == D("40000.00")
-    later = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=reduce_on)
-    services.guarantee_cancel(
-        guarantee=later, effective_on=reduce_on + timedelta(days=5), actor=arbiter, reason="Fin"
-    )
-    assert periods(world.alice, buyer)[-1][3] == reduce_on + timedelta(days=5)
-
-
-def test_the_top_up_follows_a_lower_primary_and_ends_when_it_reaches_zero(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
-    today = business_today()
-    request = submit(world.alice, buyer)
-    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    lower_on = today + timedelta(days=7)
-    services.guarantee_primary_report(
-        contract=world.alice.contract,
-        buyer=buyer,
-        primary_amount=D("15000"),
-        effective_on=lower_on,
-        actor=world.alice.credit_manager,
-    )
-    assert periods(world.alice, buyer)[-1] == (
-        D("30000.00"),
-        D("15000.00"),
-        lower_on,
-        None,
-        GuaranteeChange.PRIMARY_CHANGE,
-    )
-    zero_on = today + timedelta(days=14)
-    assert (
-        services.guarantee_primary_report(
-            contract=world.alice.contract,
-            buyer=buyer,
-            primary_amount=D("0"),
-            effective_on=zero_on,
-            actor=world.alice.credit_manager,
-        )
-        is None
-    )
-    assert len(periods(world.alice, buyer)) == 2
-    assert periods(world.alice, buyer)[-1][3] == zero_on
-    assert (
-        selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=zero_on) is None
-    )
-
-
-def test_a_seasonal_limit_ends_by_itself_and_the_policyholder_is_told(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    from underwriting.tasks import expire_seasonal_limits
-
-    buyer = BuyerFactory()
-    today = business_today()
-    request = submit(world.alice, buyer, reason="seasonal", seasonal_until=today)
-    services.guarantee_request_decide(
-        request_id=request.pk, outcome="approved", actor=arbiter, valid_until=today
-    )
-    guarantee = Guarantee.objects.get(buyer=buyer)
-    assert guarantee.period.upper == today + timedelta(days=1)  # "until D" covers D itself
-    assert expire_seasonal_limits() == 0  # still in force today
-    tomorrow = (today + timedelta(days=1)).isoformat()
-    assert expire_seasonal_limits(on=tomorrow) == 1
-    assert expire_seasonal_limits(on=tomorrow) == 0  # recorded once
-    assert SeasonalExpiry.objects.get().guarantee == guarantee
-    assert Notification.objects.filter(
-        recipient=world.alice.credit_manager, subject__contains="saisonnière"
-    ).exists()
-
-
-def test_liquidation_ends_the_top_ups_from_the_judgment_date(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
-    for tenant in (world.alice, world.bob):
-        request = submit(tenant, buyer)
-        services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    judgment = business_today() + timedelta(days=2)
-    assert (
-        services.guarantees_end_on_liquidation(buyer=buyer, judgment_on=judgment, actor=None) == 2
-    )
-    assert not selectors.guarantees_in_force(on=judgment).filter(buyer=buyer).exists()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_arbiters_deciding_at_the_same_moment_produce_exactly_one_decision(
     world: World, arbiter
@@ -348,7 +143,7 @@ def test_two_arbiters_deciding_at_the_same_moment_produce_exactly_one_decision(
 
     def decide(user, outcome: str) -> None:  # type: ignore[no-untyped-def]
         try:
-            with scopes_disabled():
+            with acting_as(user):
                 barrier.wait(timeout=5)
                 services.guarantee_request_decide(
                     request_id=request.pk, outcome=outcome, actor=user, rationale="r"

@@ -1,0 +1,45 @@
+"""The demo world: believable, and seeding it twice changes nothing."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+
+from portal.models import Organisation, Role, User
+from tests.support.scopes import insurer_scope
+
+
+def snapshot() -> dict[str, list[tuple[object, ...]]]:
+    from billing.models import BillingRun, Invoice
+    from portal.models import Mandate
+    from underwriting.models import Buyer, Contract, Guarantee, GuaranteeRequest
+
+    with insurer_scope():
+        return {
+            "organisations": sorted(Organisation.objects.values_list("pk", "name", "kind")),
+            "users": sorted(User.objects.values_list("username", "password", "role")),
+            "mandates": sorted(Mandate.objects.values_list("pk", "starts_on")),
+            "contracts": sorted(Contract.objects.values_list("pk", "number", "status")),
+            "buyers": sorted(Buyer.objects.values_list("pk", "siren", "grade")),
+            "requests": sorted(GuaranteeRequest.objects.values_list("pk", "status")),
+            "guarantees": sorted(Guarantee.objects.values_list("pk", "amount")),
+            "invoices": sorted(Invoice.objects.values_list("number", "total")),
+            "runs": sorted(BillingRun.objects.values_list("pk", "issued")),
+        }
+
+
+def test_the_demo_world_is_believable_and_idempotent(db: None) -> None:
+    from stdnum.fr import siren
+
+    call_command("seed_demo")
+    first = snapshot()
+    call_command("seed_demo")
+    assert snapshot() == first
+    with insurer_scope():
+        assert Organisation.objects.filter(kind="policyholder").count() == 4
+        roles = set(User.objects.values_list("role", flat=True))
+        assert set(Role.values) <= roles
+        assert len(first["contracts"]) == 4
+    assert len(first["buyers"]) >= 200
+    assert first["guarantees"] and first["requests"]
+    assert len(first["invoices"]) == 4  # last month billed once, one invoice per contract
+    assert all(siren.is_valid(row[1]) for row in first["buyers"])

@@ -1,0 +1,197 @@
+"""Guarantee periods (DESIGN §4): never rewritten, never overlapping, changed from a date on;
+seasonal limits and liquidations end them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.backends.postgresql.psycopg_any import DateRange
+
+from portal.errors import Conflict, RuleViolation
+from portal.models import Notification
+from portal.timeutils import business_today
+from tests.support.factories import BuyerFactory
+from tests.support.scopes import acting_as
+from tests.support.underwriting import submit
+from tests.support.world import World
+from underwriting import selectors, services
+from underwriting.models import (
+    Guarantee,
+    GuaranteeChange,
+    SeasonalExpiry,
+)
+
+D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def _acting_as_the_insurer(world: World) -> Iterator[None]:
+    """The arbiters act here; `submit` enters the wholesaler's own scope."""
+    with acting_as(world.staff["arbiter"]):
+        yield
+
+
+@pytest.fixture
+def arbiter(world: World):  # type: ignore[no-untyped-def]
+    user = world.staff["arbiter"]
+    user.authority_amount = D("50000")
+    user.save(update_fields=["authority_amount"])
+    return user
+
+
+def periods(tenant, buyer) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return [
+        (g.amount, g.primary_amount, g.period.lower, g.period.upper, g.change)
+        for g in Guarantee.objects.filter(contract=tenant.contract, buyer=buyer).order_by("period")
+    ]
+
+
+def test_a_guarantee_period_amount_is_never_rewritten(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
+    request = submit(world.alice, BuyerFactory())
+    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
+    guarantee = Guarantee.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Guarantee.objects.filter(pk=guarantee.pk).update(amount=D("1"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Guarantee.objects.filter(pk=guarantee.pk).delete()
+
+
+def test_the_database_refuses_overlapping_periods(world: World) -> None:
+    buyer = BuyerFactory()
+    today = business_today()
+    common = {
+        "policyholder": world.alice.organisation,
+        "contract": world.alice.contract,
+        "buyer": buyer,
+        "primary_amount": D("1"),
+        "change": "grant",
+    }
+    Guarantee.objects.create(amount=D("10"), period=DateRange(today, None), **common)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Guarantee.objects.create(
+            amount=D("20"), period=DateRange(today + timedelta(days=3), None), **common
+        )
+
+
+def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
+    buyer = BuyerFactory()
+    today = business_today()
+    request = submit(world.alice, buyer)
+    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
+    current = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
+    with pytest.raises(RuleViolation) as retro:
+        services.guarantee_reduce(
+            guarantee=current,
+            amount=D("10000"),
+            effective_on=today - timedelta(days=1),
+            actor=arbiter,
+            reason="x",
+        )
+    assert retro.value.field == "effective_on"
+    # A second change the same day as the grant would rewrite that day: refused with a date.
+    with pytest.raises(Conflict) as same_day:
+        services.guarantee_reduce(
+            guarantee=current, amount=D("10000"), effective_on=today, actor=arbiter, reason="x"
+        )
+    assert same_day.value.extra["earliest"] == (today + timedelta(days=1)).isoformat()
+    reduce_on = today + timedelta(days=10)
+    services.guarantee_reduce(
+        guarantee=current,
+        amount=D("10000"),
+        effective_on=reduce_on,
+        actor=arbiter,
+        reason="Retards de paiement",
+    )
+    assert periods(world.alice, buyer) == [
+        (D("40000.00"), D("40000.00"), today, reduce_on, GuaranteeChange.GRANT),
+        (D("10000.00"), D("40000.00"), reduce_on, None, GuaranteeChange.REDUCTION),
+    ]
+    # Deliveries before the change stay covered at the old limit.
+    before = selectors.guarantee_in_force(
+        contract=world.alice.contract, buyer=buyer, on=reduce_on - timedelta(days=1)
+    )
+    assert before.amount == D("40000.00")
+    later = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=reduce_on)
+    services.guarantee_cancel(
+        guarantee=later, effective_on=reduce_on + timedelta(days=5), actor=arbiter, reason="Fin"
+    )
+    assert periods(world.alice, buyer)[-1][3] == reduce_on + timedelta(days=5)
+
+
+def test_the_top_up_follows_a_lower_primary_and_ends_when_it_reaches_zero(
+    world: World, arbiter
+) -> None:  # type: ignore[no-untyped-def]
+    buyer = BuyerFactory()
+    today = business_today()
+    request = submit(world.alice, buyer)
+    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
+    lower_on = today + timedelta(days=7)
+    with acting_as(world.alice.credit_manager):
+        services.guarantee_primary_report(
+            contract=world.alice.contract,
+            buyer=buyer,
+            primary_amount=D("15000"),
+            effective_on=lower_on,
+            actor=world.alice.credit_manager,
+        )
+    assert periods(world.alice, buyer)[-1] == (
+        D("30000.00"),
+        D("15000.00"),
+        lower_on,
+        None,
+        GuaranteeChange.PRIMARY_CHANGE,
+    )
+    zero_on = today + timedelta(days=14)
+    with acting_as(world.alice.credit_manager):
+        lowered_to_zero = services.guarantee_primary_report(
+            contract=world.alice.contract,
+            buyer=buyer,
+            primary_amount=D("0"),
+            effective_on=zero_on,
+            actor=world.alice.credit_manager,
+        )
+    assert lowered_to_zero is None
+    assert len(periods(world.alice, buyer)) == 2
+    assert periods(world.alice, buyer)[-1][3] == zero_on
+    assert (
+        selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=zero_on) is None
+    )
+
+
+def test_a_seasonal_limit_ends_by_itself_and_the_policyholder_is_told(
+    world: World, arbiter
+) -> None:  # type: ignore[no-untyped-def]
+    from underwriting.tasks import expire_seasonal_limits
+
+    buyer = BuyerFactory()
+    today = business_today()
+    request = submit(world.alice, buyer, reason="seasonal", seasonal_until=today)
+    services.guarantee_request_decide(
+        request_id=request.pk, outcome="approved", actor=arbiter, valid_until=today
+    )
+    guarantee = Guarantee.objects.get(buyer=buyer)
+    assert guarantee.period.upper == today + timedelta(days=1)  # "until D" covers D itself
+    assert expire_seasonal_limits() == 0  # still in force today
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert expire_seasonal_limits(on=tomorrow) == 1
+    assert expire_seasonal_limits(on=tomorrow) == 0  # recorded once
+    assert SeasonalExpiry.objects.get().guarantee == guarantee
+    assert Notification.objects.filter(
+        recipient=world.alice.credit_manager, subject__contains="saisonnière"
+    ).exists()
+
+
+def test_liquidation_ends_the_top_ups_from_the_judgment_date(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
+    buyer = BuyerFactory()
+    for tenant in (world.alice, world.bob):
+        request = submit(tenant, buyer)
+        services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
+    judgment = business_today() + timedelta(days=2)
+    assert (
+        services.guarantees_end_on_liquidation(buyer=buyer, judgment_on=judgment, actor=None) == 2
+    )
+    assert not selectors.guarantees_in_force(on=judgment).filter(buyer=buyer).exists()
