@@ -15,4 +15,4 @@ setup:
 	$(PYTHON) scripts/dev.py setup
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

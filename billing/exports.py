@@ -59,7 +59,7 @@ def invoice_csv_lines(invoices: Iterable[Invoice]) -> Iterator[str]:
                 _money(invoice.tax_amount),
                 _money(invoice.total),
                 invoice.due_on.isoformat(),
-                invoice.credits.number if invoice.credits_id else "",
+                invoice.credits.number if invoice.credits is not None else "",
             ]
         )
 

@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import TenantOwned
-from underwriting.models import MONEY, PremiumBasis
+from underwriting.models import MONEY, DecimalSize, PremiumBasis
 
-RATE = {"max_digits": 8, "decimal_places": 6}
+RATE: DecimalSize = {"max_digits": 8, "decimal_places": 6}
 STALLED_AFTER = timedelta(minutes=15)
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
 from portal.models import AuditEvent, Mandate, Notification, Organisation, User
 
@@ -16,7 +17,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "organisation", "role", "is_active"]
     list_filter = ["role", "organisation__kind"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         ("Unlock Plus", {"fields": ["organisation", "role", "authority_amount"]}),
     )
 
@@ -31,10 +32,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["at", "actor", "action", "object_type", "object_id"]
     list_filter = ["action", "object_type"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
 
 

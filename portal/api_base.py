@@ -7,19 +7,35 @@ scope cannot be skipped by accident.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django_scopes import scopes_disabled
 from rest_framework import mixins, viewsets
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
+from portal.models import User
 from portal.tenancy import activate_scope_for
 
 
-class TenantScopedAPIMixin:
+def api_user(request: Request) -> User:
+    """The authenticated user of an API call (every endpoint requires authentication)."""
+    user = request.user
+    assert isinstance(user, User), "IsAuthenticated runs before any view code"
+    return user
+
+
+if TYPE_CHECKING:
+    # The mixin only goes before an APIView: type it as one so `super().initial` is known.
+    _APIViewBase = APIView
+else:
+    _APIViewBase = object
+
+
+class TenantScopedAPIMixin(_APIViewBase):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         activate_scope_for(request.user)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -111,7 +112,7 @@ class User(AbstractUser):
         help_text=_("Montant de top-up au-delà duquel une contre-signature senior est requise."),
     )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager[Self]] = UserManager()
 
     class Meta:
         verbose_name = _("utilisateur")
@@ -179,7 +180,7 @@ class TenantOwned(models.Model):
         limit_choices_to={"kind": OrganisationKind.POLICYHOLDER},
     )
 
-    objects = ScopedManager(policyholder="policyholder")
+    objects: ClassVar[models.Manager[Self]] = ScopedManager(policyholder="policyholder")
 
     class Meta:
         abstract = True

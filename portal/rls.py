@@ -23,6 +23,10 @@ from django_scopes.state import get_scope
 from psycopg.pq import TransactionStatus
 
 SETTING = "unlockplus.policyholders"
+# Kept on each database connection (Django's wrapper declares no such attributes, hence
+# getattr/setattr): whether row security applies to its role, and the setting it last committed.
+ENFORCED_ATTR = "rls_enforced"
+SETTING_ATTR = "rls_setting"
 
 FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION unlockplus_row_visible(owner uuid) RETURNS boolean
@@ -76,16 +80,16 @@ def _follow_scope(
     execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
     connection: BaseDatabaseWrapper = context["connection"]
-    if getattr(connection, "rls_enforced", False):
+    if getattr(connection, ENFORCED_ATTR, False):
         value = scope_setting()
         aborted = connection.connection.info.transaction_status == TransactionStatus.INERROR
         # In an aborted transaction only the rollback (to a savepoint) can run: let it through.
-        if not aborted and getattr(connection, "rls_setting", None) != value:
+        if not aborted and getattr(connection, SETTING_ATTR, None) != value:
             with connection.connection.cursor() as cursor:
                 cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
             # Set inside a transaction, the value is undone by a rollback: remember it only when
             # it was committed at once (autocommit), otherwise set it again next time.
-            connection.rls_setting = None if connection.in_atomic_block else value
+            setattr(connection, SETTING_ATTR, None if connection.in_atomic_block else value)
     return execute(sql, params, many, context)
 
 
@@ -96,8 +100,8 @@ def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> Non
         cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
         row = cursor.fetchone()
     # PostgreSQL exempts superusers from row security: no need to pay for the setting there.
-    connection.rls_enforced = not (row and row[0])
-    connection.rls_setting = None
+    setattr(connection, ENFORCED_ATTR, not (row and row[0]))
+    setattr(connection, SETTING_ATTR, None)
     if _follow_scope not in connection.execute_wrappers:
         connection.execute_wrappers.append(_follow_scope)
 

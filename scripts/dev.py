@@ -20,11 +20,19 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TypedDict
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 VAR = ROOT / "var"
 PYTHON = VENV / "bin" / "python"
+
+
+class RunAs(TypedDict, total=False):
+    """The `user` / `group` keyword arguments of `subprocess.run`, when running as another user."""
+
+    user: int
+    group: int
 
 
 def log(message: str) -> None:
@@ -71,7 +79,7 @@ def embedded_postgres() -> Iterator[str]:
 
     pgdata = VAR / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
-    run_as: dict[str, object] = {}
+    run_as: RunAs = {}
     if os.geteuid() == 0:
         # PostgreSQL refuses to run as root: hand the data folder to an unprivileged user.
         import pwd
@@ -106,12 +114,12 @@ def embedded_postgres() -> Iterator[str]:
             ],
             check=True,
             stdout=subprocess.DEVNULL,
-            **run_as,  # type: ignore[arg-type]
+            **run_as,
         )
     port = free_port()
     pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
     # A server left behind by a killed run would hold the data folder: stop it first.
-    subprocess.run([pg_ctl, "-D", str(pgdata), "stop", "-m", "fast"], capture_output=True, **run_as)  # type: ignore[arg-type]
+    subprocess.run([pg_ctl, "-D", str(pgdata), "stop", "-m", "fast"], capture_output=True, **run_as)
     subprocess.run(
         [
             pg_ctl,
@@ -126,7 +134,7 @@ def embedded_postgres() -> Iterator[str]:
         ],
         check=True,
         stdout=subprocess.DEVNULL,
-        **run_as,  # type: ignore[arg-type]
+        **run_as,
     )
     log(f"embedded PostgreSQL on 127.0.0.1:{port}")
     try:
@@ -134,7 +142,7 @@ def embedded_postgres() -> Iterator[str]:
     finally:
         subprocess.run(
             [pg_ctl, "-D", str(pgdata), "stop", "-m", "fast"], stdout=subprocess.DEVNULL, **run_as
-        )  # type: ignore[arg-type]
+        )
         log("embedded PostgreSQL stopped")
 
 
@@ -299,9 +307,10 @@ def run_tests(args: list[str]) -> int:
         log("Chromium is not installed: browser tests will be skipped (apt-get install chromium)")
     if not args:
         ruff = str(VENV / "bin" / "ruff")
-        for lint in ([ruff, "check", "."], [ruff, "format", "--check", "."]):
+        mypy = str(VENV / "bin" / "mypy")
+        for lint in ([ruff, "check", "."], [ruff, "format", "--check", "."], [mypy]):
             if subprocess.run(lint, cwd=ROOT, check=False).returncode != 0:
-                log(f"lint failed: {' '.join(lint[1:])}")
+                log(f"lint failed: {' '.join([Path(lint[0]).name, *lint[1:]])}")
                 return 1
     command = [str(PYTHON), "-m", "pytest", *args]
     return subprocess.run(command, cwd=ROOT, check=False).returncode

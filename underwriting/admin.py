@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from underwriting.models import Buyer, Contract, Guarantee
 
@@ -19,8 +20,8 @@ class ContractAdmin(admin.ModelAdmin):
 class GuaranteeAdmin(admin.ModelAdmin):
     list_display = ["contract", "buyer", "amount", "primary_amount", "period", "change"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Guarantee | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Guarantee | None = None) -> bool:
         return False

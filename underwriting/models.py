@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -15,7 +16,15 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.models import TenantOwned
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class DecimalSize(TypedDict):
+    """The size of a decimal column, given to `DecimalField` as keyword arguments."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: DecimalSize = {"max_digits": 14, "decimal_places": 2}
 
 
 class ProceedingsStatus(models.TextChoices):
