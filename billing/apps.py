@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = _("Facturation")
+
+    def ready(self) -> None:
+        from billing import notifications  # noqa: F401 - registers the event notifiers

@@ -1,6 +1,7 @@
 """The line premiums of DESIGN §4, computed set-based in PostgreSQL for a group of contracts.
 
-Per (contract, buyer), over the guarantee periods that meet month M (`period * [first, next)`):
+Per (contract, buyer), over the guarantee periods that meet month M within the contract's dates
+(`period * [first, next) * [starts_on, ends_on]`):
 - `peak`: base = the highest amount in force on any day of M; premium = round(base × rate).
 - `prorata`: Σ amount × days in force within M (`amount_days`, exact); premium =
   round(amount_days × rate / days in M): one division and one rounding, the one the rule names.
@@ -44,7 +45,11 @@ SELECT x.contract_id,
                sum(g.amount * (upper(g.period * m.r) - lower(g.period * m.r))) AS amount_days,
                sum(upper(g.period * m.r) - lower(g.period * m.r)) AS days
           FROM {Guarantee._meta.db_table} g
-         CROSS JOIN (SELECT daterange(%(first)s, %(next)s, '[)') AS r) m
+          JOIN {Contract._meta.db_table} gc ON gc.id = g.contract_id
+         -- The month, within the contract's own dates: no premium counts a day outside them.
+         CROSS JOIN LATERAL (
+               SELECT daterange(%(first)s, %(next)s, '[)')
+                      * daterange(gc.starts_on, gc.ends_on + 1, '[)') AS r) m
          WHERE g.contract_id = ANY(%(contracts)s)
            AND g.period && m.r
          GROUP BY g.contract_id, g.buyer_id) x

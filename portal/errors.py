@@ -1,24 +1,31 @@
-"""The one family of domain errors. Services raise them; pages turn them into form errors,
-the API into 400/409 answers, tasks into failures."""
+"""The one family of domain errors. Services raise them; `portal.api_errors` turns them into
+HTTP answers, `portal.forms.apply_domain_error` into form errors, tasks into failures."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
-    """A business rule refused the operation. `field` names the input at fault, if any."""
+    """A business rule refused the operation. `field` names the input at fault, if any;
+    `code` is stable for API clients."""
 
     status_code = 400
+    default_code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, code: str | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code or self.default_code
         self.extra = extra
 
     def as_dict(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"detail": self.message}
+        payload: dict[str, Any] = {"code": self.code, "detail": self.message}
         if self.field:
             payload["field"] = self.field
         payload.update(self.extra)
@@ -27,7 +34,19 @@ class DomainError(Exception):
 
 class RuleViolation(DomainError):
     status_code = 400
+    default_code = "rule_violation"
 
 
 class Conflict(DomainError):
     status_code = 409
+    default_code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The user may not do this (DESIGN §3). Pages answer 404 before a service is reached."""
+
+    status_code = 403
+    default_code = "permission_denied"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message or _("Vous n'avez pas le droit de faire cela."), **kwargs)

@@ -187,8 +187,15 @@ class TenantOwned(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app message for one user; e-mails carry the same text."""
+    """An in-app message for one user about one event; its e-mail is a `Delivery`."""
 
+    event = models.ForeignKey(
+        "portal.AuditEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
@@ -199,6 +206,11 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["recipient", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "recipient"], name="notification_once_per_event_recipient"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject
@@ -224,3 +236,49 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class DeliveryChannel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("En attente")
+    SENT = "sent", _("Envoyé")
+    FAILED = "failed", _("Échec")
+
+
+class Delivery(models.Model):
+    """The outbox: one message to send to one recipient on one channel, written in the same
+    transaction as the change it tells about, and marked sent by the dispatcher."""
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="deliveries")
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=DeliveryChannel.choices)
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "recipient", "channel"], name="delivery_once_per_channel"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="pending"),
+                name="delivery_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.recipient_id} {self.status}"

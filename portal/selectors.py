@@ -7,7 +7,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 
-from portal.models import Notification, Organisation, OrganisationKind, User
+from portal.models import Notification, Organisation, OrganisationKind, Role, User
 
 
 def active_policyholder_scope() -> list | None:
@@ -42,3 +42,12 @@ def policyholders_for_backoffice(*, user: User) -> QuerySet[Organisation]:
 
 def notifications_for(*, user: User, limit: int = 50) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user)[:limit]
+
+
+def arbiters(*, organisation_id: object) -> QuerySet[User]:
+    """The insurer's active arbiters, to whom requests are assigned."""
+    return User.objects.filter(
+        organisation_id=organisation_id,
+        role__in=[Role.ARBITER, Role.SENIOR_ARBITER],
+        is_active=True,
+    ).order_by("last_name", "first_name")

@@ -1,12 +1,12 @@
+"""Portal tasks: the outbox dispatcher and the beat heartbeat. Tasks take ids."""
+
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
 
-from portal.models import Notification
+from portal import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -18,17 +18,13 @@ def heartbeat() -> str:
     return "ok"
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_notification_email(*, notification_id: int) -> None:
-    notification = (
-        Notification.objects.select_related("recipient").filter(pk=notification_id).first()
-    )
-    if notification is None or not notification.recipient.email:
-        return
-    link = f"{settings.SITE_URL}{notification.link}" if notification.link else ""
-    send_mail(
-        subject=notification.subject,
-        message="\n\n".join(part for part in [notification.body, link] if part),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[notification.recipient.email],
-    )
+@shared_task
+def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
+    """Kicked after the commit that recorded these deliveries; sends each once."""
+    return outbox.deliveries_dispatch(delivery_ids=delivery_ids)
+
+
+@shared_task
+def deliveries_sweep() -> int:
+    """Beat, every few seconds: send what a lost kick (broker down, process killed) left."""
+    return outbox.deliveries_dispatch(delivery_ids=outbox.deliveries_pending())

@@ -12,9 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal import selectors
-from portal.models import OrganisationKind, Role
-from portal.permissions import INSURER_BACKOFFICE_ROLES, allowed, role_home
+from portal import policy, selectors
+from portal.policy import page_requires, role_home
 from underwriting.models import Contract
 
 
@@ -28,7 +27,7 @@ def no_organisation(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/no_organisation.html", status=403)
 
 
-@allowed(kinds=[OrganisationKind.POLICYHOLDER])
+@page_requires(policy.is_policyholder_user)
 def dashboard(request: HttpRequest) -> HttpResponse:
     organisation = request.user.organisation  # type: ignore[union-attr]
     contracts = Contract.objects.filter(policyholder=organisation)
@@ -39,7 +38,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@allowed(kinds=[OrganisationKind.BROKER])
+@page_requires(policy.is_broker_user)
 def broker_clients(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -48,13 +47,13 @@ def broker_clients(request: HttpRequest) -> HttpResponse:
     )
 
 
-@allowed(kinds=[OrganisationKind.INSURER], roles=INSURER_BACKOFFICE_ROLES)
+@page_requires(policy.can_see_backoffice)
 def backoffice(request: HttpRequest) -> HttpResponse:
     policyholders = selectors.policyholders_for_backoffice(user=request.user)  # type: ignore[arg-type]
     return render(request, "portal/backoffice.html", {"policyholders": policyholders})
 
 
-@allowed(kinds=[OrganisationKind.INSURER], roles=[Role.FINANCE_OPS, Role.ADMIN])
+@page_requires(policy.can_run_billing)
 def finance_home(request: HttpRequest) -> HttpResponse:
     contracts = Contract.objects.select_related("policyholder").order_by("number")
     page = Paginator(contracts, 50).get_page(request.GET.get("page"))
@@ -78,8 +77,15 @@ def policyholder_detail(request: HttpRequest, policyholder_id: str) -> HttpRespo
 
 @login_required
 def contract_detail(request: HttpRequest, contract_id: str) -> HttpResponse:
+    from underwriting.forms import ContractEndForm
+
     contract = get_object_or_404(Contract.objects.select_related("policyholder"), pk=contract_id)
-    return render(request, "portal/contract_detail.html", {"contract": contract})
+    end_form = None
+    if policy.can_manage_contracts(request.user) and contract.status in ("active", "suspended"):
+        end_form = ContractEndForm()
+    return render(
+        request, "portal/contract_detail.html", {"contract": contract, "end_form": end_form}
+    )
 
 
 @login_required

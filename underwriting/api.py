@@ -8,7 +8,12 @@ import json
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -16,11 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
-from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet
+from portal import policy
+from portal import selectors as portal_selectors
+from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet, api_user
 from portal.errors import DomainError
-from portal.models import OrganisationKind, Role, User
-from portal.permissions import user_has
+from portal.models import OrganisationKind, User
 from underwriting import selectors, services
+from underwriting.identifiers import parse_company_id
 from underwriting.models import (
     Buyer,
     Contract,
@@ -29,30 +36,17 @@ from underwriting.models import (
     Guarantee,
     GuaranteeRequest,
     RequestReason,
+    RequestStatus,
 )
-from underwriting.views import can_act_for_policyholder
+from underwriting.rules import money
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
-class DomainErrorsAs4xx:
-    """Services' refusals become 400/409 with the rule, the field and the largest amount."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, DomainError):
-            return Response(exc.as_dict(), status=exc.status_code)
-        return super().handle_exception(exc)  # type: ignore[misc]
-
-
-def _is_arbiter(user: User) -> bool:
-    return user_has(
-        user, kinds=[OrganisationKind.INSURER], roles=[Role.ARBITER, Role.SENIOR_ARBITER]
-    )
-
-
 def _require(allowed: bool) -> None:
+    """The policy's answer at the edge: a user who may not act sees nothing to act on."""
     if not allowed:
-        raise NotFound  # a user who may not act sees nothing to act on
+        raise NotFound
 
 
 # --- serializers --------------------------------------------------------------------------
@@ -78,12 +72,23 @@ class DecisionSerializer(serializers.ModelSerializer):
             "amount",
             "valid_from",
             "valid_until",
+            "client_message",
             "rationale",
             "decided_by",
             "countersigned_by",
             "instant",
             "decided_at",
         ]
+        extra_kwargs = {
+            "rationale": {"help_text": "Internal note: present for insurer staff only."}
+        }
+
+    def to_representation(self, instance: Decision) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not policy.can_read_internal_notes(request.user):
+            data.pop("rationale", None)  # the internal note never leaves the insurer
+        return data
 
 
 class GuaranteeRequestSerializer(serializers.ModelSerializer):
@@ -115,7 +120,9 @@ class GuaranteeRequestSerializer(serializers.ModelSerializer):
     @extend_schema_field(DecisionSerializer(allow_null=True))
     def get_decision(self, obj: GuaranteeRequest) -> dict[str, Any] | None:
         decision = getattr(obj, "decision", None)
-        return DecisionSerializer(decision).data if decision is not None else None
+        if decision is None:
+            return None
+        return DecisionSerializer(decision, context=self.context).data
 
 
 class RequestInputSerializer(serializers.Serializer):
@@ -177,7 +184,12 @@ class DecideSerializer(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
     valid_from = serializers.DateField(required=False, allow_null=True)
     valid_until = serializers.DateField(required=False, allow_null=True)
-    rationale = serializers.CharField(required=False, allow_blank=True, default="")
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Internal note (insurer only)."
+    )
+    client_message = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Shown to the policyholder."
+    )
 
 
 class CountersignSerializer(serializers.Serializer):
@@ -228,7 +240,7 @@ class GuaranteeSerializer(serializers.ModelSerializer):
         return (obj.period.upper - timedelta(days=1)).isoformat() if obj.period.upper else None
 
     def get_total_cover(self, obj: Guarantee) -> str:
-        return str(services.money(obj.amount + obj.primary_amount))
+        return str(money(obj.amount + obj.primary_amount))
 
 
 class GuaranteeReduceSerializer(serializers.Serializer):
@@ -265,6 +277,17 @@ class CoverageSerializer(serializers.Serializer):
     valid_until = serializers.DateField(allow_null=True)
 
 
+class RequestQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RequestStatus.choices, required=False)
+    buyer = serializers.UUIDField(required=False)
+    contract = serializers.UUIDField(required=False)
+    reason = serializers.ChoiceField(choices=RequestReason.choices, required=False)
+    assigned_to = serializers.RegexField(
+        r"^(me|none|[0-9]{1,18})$", required=False, help_text="`me`, `none` or a user id."
+    )
+    ordering = serializers.ChoiceField(choices=["due"], required=False)
+
+
 class CoverageQuerySerializer(serializers.Serializer):
     contract = serializers.UUIDField(required=False)
     buyer = serializers.UUIDField()
@@ -290,12 +313,27 @@ def _contract_for(user: User, contract_id: Any) -> Contract:
     raise ValidationError({"contract": ["This field is required."]})
 
 
-def _buyer_for(data: dict[str, Any], user: User) -> Buyer:
+def _existing_buyer(data: dict[str, Any]) -> Buyer:
+    """The buyer named by id, or by any identifier, without adding it to the registry."""
     if data.get("buyer"):
         buyer = Buyer.objects.filter(pk=data["buyer"]).first()
         if buyer is None:
             raise ValidationError({"buyer": ["Unknown buyer."]})
         return buyer
+    try:
+        company = parse_company_id(data.get("buyer_identifier", ""), field="buyer_identifier")
+    except DomainError as error:
+        raise ValidationError({"buyer_identifier": [error.message]}) from None
+    found = selectors.buyer_by_company_id(siren=company.siren, vat_number=company.vat_number)
+    buyer = found.first()
+    if buyer is None:
+        raise ValidationError({"buyer_identifier": ["Unknown buyer: add it with POST buyers/."]})
+    return buyer
+
+
+def _buyer_for(data: dict[str, Any], user: User) -> Buyer:
+    if data.get("buyer"):
+        return _existing_buyer(data)
     try:
         return services.buyer_find_or_create(
             identifier=data["buyer_identifier"], name=data.get("buyer_name", ""), actor=user
@@ -308,7 +346,7 @@ def _buyer_for(data: dict[str, Any], user: User) -> Buyer:
 # --- views --------------------------------------------------------------------------------
 
 
-class BuyerViewSet(DomainErrorsAs4xx, mixins.ListModelMixin, ScopedGenericViewSet):
+class BuyerViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     """The global buyer registry: search by identifier or name, look up or create by identifier.
 
     No detail route: a buyer's cover is read through `coverage/` and `guarantees/`, in scope.
@@ -326,37 +364,42 @@ class BuyerViewSet(DomainErrorsAs4xx, mixins.ListModelMixin, ScopedGenericViewSe
 
     @extend_schema(request=BuyerLookupSerializer, responses=BuyerSerializer)
     def create(self, request: Request) -> Response:
-        _require(can_act_for_policyholder(request.user))  # type: ignore[arg-type]
+        user = api_user(request)
+        _require(policy.can_look_up_buyers(user))
         payload = BuyerLookupSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        buyer = services.buyer_find_or_create(actor=request.user, **payload.validated_data)  # type: ignore[arg-type]
+        buyer = services.buyer_find_or_create(actor=user, **payload.validated_data)
         return Response(BuyerSerializer(buyer).data, status=status.HTTP_200_OK)
 
 
-class GuaranteeRequestViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
+@extend_schema_view(list=extend_schema(parameters=[RequestQuerySerializer]))
+class GuaranteeRequestViewSet(ScopedReadOnlyViewSet):
     """Top-up requests. Filters: `status`, `buyer`, `contract`, `reason`, `assigned_to`
     (`me`, `none` or a user id); `ordering=due` gives the arbiter queue, oldest due first."""
 
     serializer_class = GuaranteeRequestSerializer
 
     def scoped_queryset(self) -> QuerySet[Any]:
-        queryset = selectors.requests_visible()
-        params = self.request.query_params
-        for name in ("status", "buyer", "contract", "reason"):
-            if params.get(name):
-                queryset = queryset.filter(**{name: params[name]})
-        assigned = params.get("assigned_to")
+        query = RequestQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        assigned = data.get("assigned_to", "")
+        arbiter = None
         if assigned == "me":
-            queryset = queryset.filter(assigned_to=self.request.user)
-        elif assigned == "none":
-            queryset = queryset.filter(assigned_to__isnull=True)
-        elif assigned:
-            if not assigned.isdigit():
-                raise ValidationError({"assigned_to": ["`me`, `none` or a user id."]})
-            queryset = queryset.filter(assigned_to_id=int(assigned))
-        if params.get("ordering") == "due":
-            return queryset.order_by("due_at", "id")
-        return queryset.order_by("-submitted_at", "id")
+            arbiter = api_user(self.request)
+        elif assigned not in ("", "none"):
+            arbiter = User(pk=int(assigned))
+        return selectors.requests_filtered(
+            selectors.RequestFilters(
+                status=data.get("status", ""),
+                buyer_id=data.get("buyer"),
+                contract_id=data.get("contract"),
+                reason=data.get("reason", ""),
+                arbiter=arbiter,
+                unassigned=assigned == "none",
+                oldest_due_first=data.get("ordering") == "due",
+            )
+        )
 
     @extend_schema(
         request=RequestInputSerializer,
@@ -371,8 +414,8 @@ class GuaranteeRequestViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
         ],
     )
     def create(self, request: Request) -> Response:
-        user: User = request.user  # type: ignore[assignment]
-        _require(can_act_for_policyholder(user))
+        user = api_user(request)
+        _require(policy.can_request_top_up(user))
         payload = RequestInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -397,7 +440,7 @@ class GuaranteeRequestViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
         )
         fresh = selectors.requests_visible().get(pk=created.pk)
         response = Response(
-            GuaranteeRequestSerializer(fresh).data,
+            self.get_serializer(fresh).data,
             status=status.HTTP_201_CREATED if is_new else status.HTTP_200_OK,
         )
         if not is_new:
@@ -408,90 +451,91 @@ class GuaranteeRequestViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
     @action(detail=False, methods=["post"])
     def limits(self, request: Request) -> Response:
         """The largest top-up the rules allow for these figures, and the rule that sets it."""
-        user: User = request.user  # type: ignore[assignment]
+        user = api_user(request)
+        _require(policy.can_request_top_up(user))
         payload = RequestInputSerializer(data={"requested_top_up": "0", **request.data})
         payload.is_valid(raise_exception=True)
         contract = _contract_for(user, payload.validated_data.get("contract"))
-        buyer = _buyer_for(payload.validated_data, user)
+        # Only an existing buyer: the registry grows through `POST buyers/`, not through limits.
+        buyer = _existing_buyer(payload.validated_data)
         answer = services.request_limits(
-            contract=contract, buyer=buyer, data=payload.request_input()
+            contract=contract, buyer=buyer, data=payload.request_input(), actor=user
         )
-        limits, breach = answer["limits"], answer["breach"]
+        limits, breach = answer.limits, answer.breach
         return Response(
             {
-                "max_top_up": str(limits.max_top_up),  # type: ignore[attr-defined]
-                "primary_amount": str(answer["primary"]),
-                "rule": limits.binding.code if limits.binding else None,  # type: ignore[attr-defined]
-                "message": limits.binding.message if limits.binding else None,  # type: ignore[attr-defined]
-                "breach": {"rule": breach.code, "message": breach.message} if breach else None,  # type: ignore[attr-defined]
+                "max_top_up": str(limits.max_top_up),
+                "primary_amount": str(answer.primary),
+                "rule": limits.binding.code if limits.binding else None,
+                "message": limits.binding.message if limits.binding else None,
+                "breach": {"rule": breach.code, "message": breach.message} if breach else None,
             }
         )
 
     @extend_schema(request=WithdrawSerializer, responses=GuaranteeRequestSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        user = api_user(request)
         target = self.get_object()
-        _require(can_act_for_policyholder(request.user))  # type: ignore[arg-type]
+        _require(policy.can_withdraw_request(user))
         payload = WithdrawSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.guarantee_request_withdraw(
-            request_id=target.pk,
-            actor=request.user,
-            reason=payload.validated_data["reason"],  # type: ignore[arg-type]
+            request_id=target.pk, actor=user, reason=payload.validated_data["reason"]
         )
-        return Response(GuaranteeRequestSerializer(self.get_object()).data)
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=DecideSerializer, responses=GuaranteeRequestSerializer)
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str | None = None) -> Response:
-        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        user = api_user(request)
+        _require(policy.can_decide(user))
         target = self.get_object()
         payload = DecideSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         result = services.guarantee_request_decide(
-            request_id=target.pk,
-            actor=request.user,
-            **payload.validated_data,  # type: ignore[arg-type]
+            request_id=target.pk, actor=user, **payload.validated_data
         )
         return Response(
-            GuaranteeRequestSerializer(self.get_object()).data,
+            self.get_serializer(self.get_object()).data,
             status=status.HTTP_202_ACCEPTED if result.pending else status.HTTP_200_OK,
         )
 
     @extend_schema(request=CountersignSerializer, responses=GuaranteeRequestSerializer)
     @action(detail=True, methods=["post"])
     def countersign(self, request: Request, pk: str | None = None) -> Response:
-        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        user = api_user(request)
+        _require(policy.can_countersign(user))
         target = self.get_object()
         payload = CountersignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.pending_decision_countersign(
-            request_id=target.pk,
-            actor=request.user,
-            **payload.validated_data,  # type: ignore[arg-type]
+            request_id=target.pk, actor=user, **payload.validated_data
         )
-        return Response(GuaranteeRequestSerializer(self.get_object()).data)
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=AssignSerializer, responses=GuaranteeRequestSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str | None = None) -> Response:
-        user: User = request.user  # type: ignore[assignment]
-        _require(_is_arbiter(user))
+        user = api_user(request)
+        _require(policy.can_assign_requests(user))
         target = self.get_object()
         payload = AssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         arbiter = None
         if payload.validated_data["arbiter"] is not None:
-            arbiter = User.objects.filter(
-                pk=payload.validated_data["arbiter"], organisation=user.organisation
-            ).first()
+            arbiter = (
+                portal_selectors.arbiters(organisation_id=user.organisation_id)
+                .filter(pk=payload.validated_data["arbiter"])
+                .first()
+            )
             if arbiter is None:
                 raise ValidationError({"arbiter": ["Unknown arbiter."]})
         services.guarantee_request_assign(request_id=target.pk, arbiter=arbiter, actor=user)
-        return Response(GuaranteeRequestSerializer(self.get_object()).data)
+        return Response(self.get_serializer(self.get_object()).data)
 
 
-class GuaranteeViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
+class GuaranteeViewSet(ScopedReadOnlyViewSet):
     """Guarantee periods. Filters: `buyer`, `contract`, `in_force=true` (today)."""
 
     serializer_class = GuaranteeSerializer
@@ -509,38 +553,36 @@ class GuaranteeViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
     @extend_schema(request=GuaranteeReduceSerializer, responses=GuaranteeSerializer)
     @action(detail=True, methods=["post"])
     def reduce(self, request: Request, pk: str | None = None) -> Response:
-        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        user = api_user(request)
+        _require(policy.can_change_guarantees(user))
         target = self.get_object()
         payload = GuaranteeReduceSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        created = services.guarantee_reduce(
-            guarantee=target,
-            actor=request.user,
-            **payload.validated_data,  # type: ignore[arg-type]
-        )
+        created = services.guarantee_reduce(guarantee=target, actor=user, **payload.validated_data)
         return Response(GuaranteeSerializer(created).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=GuaranteeCancelSerializer, responses={204: None})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        _require(_is_arbiter(request.user))  # type: ignore[arg-type]
+        user = api_user(request)
+        _require(policy.can_change_guarantees(user))
         target = self.get_object()
         payload = GuaranteeCancelSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.guarantee_cancel(guarantee=target, actor=request.user, **payload.validated_data)  # type: ignore[arg-type]
+        services.guarantee_cancel(guarantee=target, actor=user, **payload.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=PrimaryReportSerializer, responses={200: GuaranteeSerializer, 204: None})
     @action(detail=False, methods=["post"], url_path="report-primary")
     def report_primary(self, request: Request) -> Response:
         """Report a new primary limit: the top-up follows (capped at m × P', ended at 0)."""
-        user: User = request.user  # type: ignore[assignment]
-        _require(can_act_for_policyholder(user))
+        user = api_user(request)
+        _require(policy.can_report_primary(user))
         payload = PrimaryReportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         contract = _contract_for(user, data.get("contract"))
-        buyer = _buyer_for({"buyer": data["buyer"]}, user)
+        buyer = _existing_buyer({"buyer": data["buyer"]})
         created = services.guarantee_primary_report(
             contract=contract,
             buyer=buyer,
@@ -554,7 +596,7 @@ class GuaranteeViewSet(DomainErrorsAs4xx, ScopedReadOnlyViewSet):
         return Response(GuaranteeSerializer(created).data)
 
 
-class CoverageViewSet(DomainErrorsAs4xx, ScopedGenericViewSet):
+class CoverageViewSet(ScopedGenericViewSet):
     """Order-time check: primary, top-up and total cover today, and whether the order fits."""
 
     serializer_class = CoverageSerializer
@@ -578,7 +620,7 @@ class CoverageViewSet(DomainErrorsAs4xx, ScopedGenericViewSet):
         if guarantee is not None:
             contract, buyer = guarantee.contract, guarantee.buyer
         else:
-            contract = _contract_for(user, data.get("contract"))  # type: ignore[arg-type]
+            contract = _contract_for(api_user(request), data.get("contract"))
             buyer = Buyer.objects.filter(pk=data["buyer"]).first()
             if buyer is None:
                 raise ValidationError({"buyer": ["Unknown buyer."]})

@@ -9,7 +9,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from portal.errors import DomainError
 from portal.timeutils import business_today
 from underwriting.models import DecisionOutcome, RequestReason, RequestStatus
 from underwriting.services import RequestInput
@@ -43,12 +42,6 @@ class DateInput(forms.DateInput):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("format", "%Y-%m-%d")
         super().__init__(**kwargs)
-
-
-def apply_domain_error(form: forms.Form, error: DomainError) -> None:
-    """Show a service's refusal on the field it names (or on the whole form)."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
 
 
 class BuyerSearchForm(forms.Form):
@@ -134,8 +127,25 @@ class DecisionForm(forms.Form):
         label=_("Valable jusqu'au (facultatif)"), required=False, widget=DateInput()
     )
     rationale = forms.CharField(
-        label=_("Motivation"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Note interne (jamais montrée au client)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Obligatoire pour un refus ou un accord partiel."),
     )
+    client_message = forms.CharField(
+        label=_("Message au client (facultatif)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ContractEndForm(forms.Form):
+    action = forms.ChoiceField(
+        label=_("Action"),
+        choices=[("terminate", _("Résilier")), ("suspend", _("Suspendre"))],
+    )
+    effective_on = forms.DateField(label=_("Fin de couverture à compter du"), widget=DateInput())
+    reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class CountersignForm(forms.Form):

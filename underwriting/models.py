@@ -194,6 +194,7 @@ class GuaranteeChange(models.TextChoices):
     CANCELLATION = "cancellation", _("Annulation")
     PRIMARY_CHANGE = "primary_change", _("Suivi du primaire")
     LIQUIDATION = "liquidation", _("Liquidation de l'acheteur")
+    CONTRACT_END = "contract_end", _("Fin du contrat")
 
 
 class Guarantee(TenantOwned):
@@ -366,7 +367,9 @@ class Decision(TenantOwned):
     amount = models.DecimalField(_("montant accordé"), **MONEY)
     valid_from = models.DateField(_("valable à partir du"), null=True, blank=True)
     valid_until = models.DateField(_("valable jusqu'au"), null=True, blank=True)
-    rationale = models.TextField(_("motivation"), blank=True)
+    # The internal note stays inside the insurer; only `client_message` is shown outside.
+    rationale = models.TextField(_("note interne"), blank=True)
+    client_message = models.TextField(_("message au client"), blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -417,6 +420,7 @@ class PendingDecision(TenantOwned):
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
     rationale = models.TextField(blank=True)
+    client_message = models.TextField(blank=True)
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -23,8 +23,10 @@ from underwriting.models import (
     Buyer,
     Contract,
     ContractStatus,
+    CountersignatureState,
     Guarantee,
     GuaranteeRequest,
+    PendingDecision,
     ProceedingsStatus,
 )
 from underwriting.rules import ZERO, TopUpLimits, money, top_up_limits
@@ -146,9 +148,14 @@ class Coverage:
 
     @property
     def cover_ratio(self) -> Decimal | None:
-        if not self.exposure:
-            return None
-        return (self.total * 100 / self.exposure).quantize(Decimal("0.1"))
+        return cover_ratio(total=self.total, exposure=self.exposure)
+
+
+def cover_ratio(*, total: Decimal, exposure: Decimal | None) -> Decimal | None:
+    """Total cover as a percentage of exposure, to one decimal, rounded half up."""
+    if not exposure:
+        return None
+    return (total * 100 / exposure).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 _LOOK_UP: Any = object()
@@ -194,41 +201,54 @@ def requests_visible() -> QuerySet[GuaranteeRequest]:
     )
 
 
-def queue(
-    *,
-    arbiter: User | None = None,
-    unassigned: bool = False,
-    policyholder_id: object = None,
-    grade_min: int | None = None,
-    grade_max: int | None = None,
-    amount_min: Decimal | None = None,
-    amount_max: Decimal | None = None,
-    reason: str = "",
-    status: str = "",
-) -> QuerySet[GuaranteeRequest]:
-    """Open requests, oldest due first (indexed on `due_at` for open statuses)."""
-    queryset = GuaranteeRequest.objects.filter(status__in=OPEN_STATUSES)
-    if status:
-        queryset = queryset.filter(status=status)
-    if arbiter is not None:
-        queryset = queryset.filter(assigned_to=arbiter)
-    elif unassigned:
+@dataclass(frozen=True)
+class RequestFilters:
+    """The filters of the arbiter queue and of the requests API, in one place."""
+
+    open_only: bool = False
+    status: str = ""
+    arbiter: User | None = None
+    unassigned: bool = False
+    policyholder_id: object = None
+    contract_id: object = None
+    buyer_id: object = None
+    reason: str = ""
+    grade_min: int | None = None
+    grade_max: int | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    oldest_due_first: bool = False
+
+
+def requests_filtered(filters: RequestFilters) -> QuerySet[GuaranteeRequest]:
+    """Requests in scope matching `filters`; the queue's order (oldest due first) is indexed
+    on `due_at` for open statuses."""
+    queryset = requests_visible()
+    if filters.open_only:
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    exact = {
+        "status": filters.status,
+        "assigned_to": filters.arbiter,
+        "policyholder_id": filters.policyholder_id,
+        "contract_id": filters.contract_id,
+        "buyer_id": filters.buyer_id,
+        "reason": filters.reason,
+        "buyer__grade__gte": filters.grade_min,
+        "buyer__grade__lte": filters.grade_max,
+        "requested_top_up__gte": filters.amount_min,
+        "requested_top_up__lte": filters.amount_max,
+    }
+    queryset = queryset.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
+    if filters.arbiter is None and filters.unassigned:
         queryset = queryset.filter(assigned_to__isnull=True)
-    if policyholder_id:
-        queryset = queryset.filter(policyholder_id=policyholder_id)
-    if grade_min is not None:
-        queryset = queryset.filter(buyer__grade__gte=grade_min)
-    if grade_max is not None:
-        queryset = queryset.filter(buyer__grade__lte=grade_max)
-    if amount_min is not None:
-        queryset = queryset.filter(requested_top_up__gte=amount_min)
-    if amount_max is not None:
-        queryset = queryset.filter(requested_top_up__lte=amount_max)
-    if reason:
-        queryset = queryset.filter(reason=reason)
-    return queryset.select_related(
-        "buyer", "contract", "policyholder", "submitted_by", "assigned_to"
-    ).order_by("due_at", "id")
+    if filters.oldest_due_first:
+        return queryset.order_by("due_at", "id")
+    return queryset.order_by("-submitted_at", "id")
+
+
+def queue(**filters: Any) -> QuerySet[GuaranteeRequest]:
+    """The arbiter queue: open requests, oldest due first."""
+    return requests_filtered(RequestFilters(open_only=True, oldest_due_first=True, **filters))
 
 
 @dataclass(frozen=True)
@@ -252,11 +272,7 @@ def cover_lines(guarantees: Iterable[Guarantee]) -> list[CoverLine]:
     lines = []
     for guarantee in guarantees:
         total = money(guarantee.primary_amount + guarantee.amount)
-        ratio = (
-            (total * 100 / guarantee.exposure).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-            if guarantee.exposure
-            else None
-        )
+        ratio = cover_ratio(total=total, exposure=guarantee.exposure)
         lines.append(CoverLine(guarantee=guarantee, total=total, ratio=ratio))
     return lines
 
@@ -273,3 +289,22 @@ def buyer_accumulation(*, buyer: Buyer, on: date | None = None) -> dict[str, Dec
         "open_requests": open_requests.count(),
         "requested": open_requests.aggregate(total=Sum("requested_top_up"))["total"] or ZERO,
     }
+
+
+def pending_decision(*, request: GuaranteeRequest) -> PendingDecision | None:
+    """The proposal waiting for a senior arbiter's countersignature on `request`, if any."""
+    return (
+        PendingDecision.objects.filter(request=request, state=CountersignatureState.PENDING)
+        .select_related("proposed_by")
+        .first()
+    )
+
+
+def pending_decisions_for(*, user: User) -> QuerySet[PendingDecision]:
+    """Every proposal waiting for a countersignature that `user` could give (not their own)."""
+    return (
+        PendingDecision.objects.filter(state=CountersignatureState.PENDING)
+        .exclude(proposed_by=user)
+        .select_related("request__buyer", "request__policyholder", "proposed_by")
+        .order_by("proposed_at")
+    )

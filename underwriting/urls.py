@@ -57,6 +57,11 @@ urlpatterns = [
         name="buyer_risk_file",
     ),
     path(
+        "backoffice/contracts/<uuid:contract_id>/end/",
+        views_backoffice.contract_end,
+        name="contract_end",
+    ),
+    path(
         "backoffice/guarantees/<uuid:guarantee_id>/change/",
         views_backoffice.guarantee_change,
         name="guarantee_change",

@@ -14,9 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from portal import policy
 from portal.errors import DomainError
-from portal.models import OrganisationKind, Role, User
-from portal.permissions import user_has
+from portal.forms import apply_domain_error, form_errors_as_messages
+from portal.models import User
 from portal.timeutils import business_today
 from underwriting import selectors, services
 from underwriting.forms import (
@@ -25,17 +26,8 @@ from underwriting.forms import (
     CoverageForm,
     PrimaryReportForm,
     RequestForm,
-    apply_domain_error,
 )
 from underwriting.models import Buyer, Contract, GuaranteeRequest
-
-ACTING_ROLES = {Role.CREDIT_MANAGER, Role.ORG_ADMIN}
-
-
-def can_act_for_policyholder(user: User) -> bool:
-    return user_has(user, kinds=[OrganisationKind.POLICYHOLDER], roles=ACTING_ROLES) or user_has(
-        user, kinds=[OrganisationKind.BROKER]
-    )
 
 
 def _contract(contract_id: object) -> Contract:
@@ -44,7 +36,7 @@ def _contract(contract_id: object) -> Contract:
 
 def _acting(request: HttpRequest) -> User:
     user: User = request.user  # type: ignore[assignment]
-    if not can_act_for_policyholder(user):
+    if not policy.can_act_for_policyholder(user):
         raise Http404
     return user
 
@@ -94,7 +86,6 @@ def buyer_page(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRes
             "requests": selectors.requests_visible().filter(contract=contract, buyer=buyer),
             "coverage_form": CoverageForm(),
             "primary_form": PrimaryReportForm(initial={"effective_on": business_today()}),
-            "can_act": can_act_for_policyholder(request.user),  # type: ignore[arg-type]
         },
     )
 
@@ -138,12 +129,7 @@ def primary_report(request: HttpRequest, contract_id: str, buyer_id: str) -> Htt
         else:
             messages.success(request, _("Nouvelle limite primaire enregistrée."))
             return redirect("buyer_page", contract_id=contract.pk, buyer_id=buyer.pk)
-    for field, errors in form.errors.items():
-        for error in errors:
-            messages.error(
-                request,
-                f"{form.fields[field].label if field in form.fields else ''} {error}".strip(),
-            )
+    form_errors_as_messages(request, form)
     return redirect("buyer_page", contract_id=contract.pk, buyer_id=buyer.pk)
 
 
@@ -185,7 +171,7 @@ def request_new(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRe
 def request_limits(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpResponse:
     """The htmx answer to every keystroke of the request form: the largest top-up and why."""
     contract = _contract(contract_id)
-    _acting(request)
+    user = _acting(request)
     buyer = get_object_or_404(Buyer, pk=buyer_id)
     form = RequestForm(request.GET)
     context: dict[str, object] = {"form": form}
@@ -195,9 +181,10 @@ def request_limits(request: HttpRequest, contract_id: str, buyer_id: str) -> Htt
         or form.cleaned_data.get("primary_percent") is not None
     ):
         try:
-            context.update(
-                services.request_limits(contract=contract, buyer=buyer, data=form.request_input())
+            answer = services.request_limits(
+                contract=contract, buyer=buyer, data=form.request_input(), actor=user
             )
+            context.update(limits=answer.limits, primary=answer.primary, breach=answer.breach)
         except DomainError as error:
             context["error"] = error.message
     return render(request, "underwriting/_limits.html", context)
@@ -217,10 +204,7 @@ def request_detail(request: HttpRequest, request_id: str) -> HttpResponse:
     return render(
         request,
         "underwriting/request_detail.html",
-        {
-            "req": guarantee_request,
-            "can_act": can_act_for_policyholder(request.user),  # type: ignore[arg-type]
-        },
+        {"req": guarantee_request},
     )
 
 

@@ -13,10 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_scopes import scopes_disabled
 
+from portal import policy
 from portal import selectors as portal_selectors
 from portal.errors import DomainError
-from portal.models import OrganisationKind, Role, User
-from portal.permissions import allowed
+from portal.forms import apply_domain_error, form_errors_as_messages
+from portal.models import User
 from portal.timeutils import business_today
 from underwriting import selectors, services
 from underwriting.forms import (
@@ -24,35 +25,29 @@ from underwriting.forms import (
     QUEUE_ARBITER_ME,
     QUEUE_ARBITER_NONE,
     AssignForm,
+    ContractEndForm,
     CountersignForm,
     DecisionForm,
     GuaranteeChangeForm,
     QueueFilterForm,
-    apply_domain_error,
 )
 from underwriting.models import (
     Buyer,
     BuyerGradeChange,
     BuyerProceedingsEvent,
-    CountersignatureState,
+    Contract,
     Guarantee,
     GuaranteeRequest,
     PendingDecision,
 )
 
-READERS = [Role.ARBITER, Role.SENIOR_ARBITER, Role.ADMIN]
-DECIDERS = [Role.ARBITER, Role.SENIOR_ARBITER]
-insurer_readers = allowed(kinds=[OrganisationKind.INSURER], roles=READERS)
-insurer_deciders = allowed(kinds=[OrganisationKind.INSURER], roles=DECIDERS)
+insurer_readers = policy.page_requires(policy.can_see_queue)
+insurer_deciders = policy.page_requires(policy.can_decide)
 QUEUE_PAGE_SIZE = 50
 
 
 def _arbiters(user: User) -> list[User]:
-    return list(
-        User.objects.filter(
-            organisation=user.organisation, role__in=DECIDERS, is_active=True
-        ).order_by("last_name", "first_name")
-    )
+    return list(portal_selectors.arbiters(organisation_id=user.organisation_id))
 
 
 @insurer_readers
@@ -106,7 +101,7 @@ def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
         },
     )
     if request.method == "POST":
-        if user.role not in DECIDERS:
+        if not policy.can_decide(user):
             return redirect("arbiter_request", request_id=guarantee_request.pk)
         if form.is_valid():
             try:
@@ -132,13 +127,7 @@ def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
         primary=guarantee_request.primary_amount,
         credit_term_days=guarantee_request.credit_term_days,
     )
-    pending = (
-        PendingDecision.objects.filter(
-            request=guarantee_request, state=CountersignatureState.PENDING
-        )
-        .select_related("proposed_by")
-        .first()
-    )
+    pending = selectors.pending_decision(request=guarantee_request)
     return render(
         request,
         "underwriting/arbiter_request.html",
@@ -155,16 +144,15 @@ def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
             "assign_form": AssignForm(
                 initial={"arbiter": guarantee_request.assigned_to_id}, arbiters=_arbiter_qs(user)
             ),
-            "can_decide": user.role in DECIDERS,
-            "can_countersign": user.role == Role.SENIOR_ARBITER
-            and pending is not None
-            and pending.proposed_by_id != user.pk,
+            "can_decide": policy.can_decide(user),
+            "can_countersign": pending is not None
+            and policy.can_countersign(user, proposed_by_id=pending.proposed_by_id),
         },
     )
 
 
 def _arbiter_qs(user: User) -> QuerySet[User]:
-    return User.objects.filter(organisation=user.organisation, role__in=DECIDERS, is_active=True)
+    return portal_selectors.arbiters(organisation_id=user.organisation_id)
 
 
 @insurer_deciders
@@ -248,7 +236,7 @@ def guarantee_change(request: HttpRequest, guarantee_id: str) -> HttpResponse:
     form = GuaranteeChangeForm(
         request.POST or None, initial={"effective_on": business_today(), "action": "reduce"}
     )
-    if request.method == "POST" and user.role in DECIDERS and form.is_valid():
+    if request.method == "POST" and policy.can_change_guarantees(user) and form.is_valid():
         data = form.cleaned_data
         try:
             if data["action"] == "reduce":
@@ -280,6 +268,44 @@ def guarantee_change(request: HttpRequest, guarantee_id: str) -> HttpResponse:
             "history": selectors.guarantee_history(
                 contract=guarantee.contract, buyer=guarantee.buyer
             ),
-            "can_decide": user.role in DECIDERS,
+            "can_decide": policy.can_change_guarantees(user),
         },
     )
+
+
+@policy.page_requires(policy.can_manage_contracts)
+@require_POST
+def contract_end(request: HttpRequest, contract_id: str) -> HttpResponse:
+    """Terminate or suspend a contract (insurer admin): every top-up on it ends from the date."""
+    user: User = request.user  # type: ignore[assignment]
+    contract = get_object_or_404(Contract.objects.select_related("policyholder"), pk=contract_id)
+    form = ContractEndForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        action = (
+            services.contract_terminate
+            if data["action"] == "terminate"
+            else services.contract_suspend
+        )
+        try:
+            ended = action(
+                contract=contract,
+                effective_on=data["effective_on"],
+                actor=user,
+                reason=data["reason"],
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                _("Contrat %(number)s : %(count)s top-up(s) prennent fin le %(date)s.")
+                % {
+                    "number": contract.number,
+                    "count": ended,
+                    "date": data["effective_on"].strftime("%d/%m/%Y"),
+                },
+            )
+    else:
+        form_errors_as_messages(request, form)
+    return redirect("contract_detail", contract_id=contract.pk)

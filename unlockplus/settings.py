@@ -73,7 +73,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
-                "billing.context_processors.navigation",
             ],
         },
     },
@@ -179,6 +178,8 @@ DEFAULT_FROM_EMAIL: str = env.str(
 
 # Premium invoices: payment term and the insurer's bank details printed on every invoice.
 BILLING_PAYMENT_TERM_DAYS: int = env.int("BILLING_PAYMENT_TERM_DAYS", default=30)
+# How far ahead a policyholder may date a change of its own (a reported primary limit).
+POLICYHOLDER_DATE_WINDOW_DAYS: int = env.int("POLICYHOLDER_DATE_WINDOW_DAYS", default=31)
 BILLING_IBAN: str = env.str("BILLING_IBAN", default="FR76 3000 4000 0312 3456 7890 143")
 BILLING_BIC: str = env.str("BILLING_BIC", default="BNPAFRPPXXX")
 BILLING_BANK: str = env.str("BILLING_BANK", default="BNP Paribas, Paris Opéra")
@@ -193,6 +194,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Unlock Plus API",
@@ -215,6 +217,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "portal-heartbeat": {
         "task": "portal.tasks.heartbeat",
         "schedule": crontab(minute="*/5"),
+    },
+    # The outbox: deliveries whose after-commit kick was lost are sent by this sweep.
+    "portal-deliveries-sweep": {
+        "task": "portal.tasks.deliveries_sweep",
+        "schedule": 10.0,
     },
     "underwriting-expire-seasonal-limits": {
         "task": "underwriting.tasks.expire_seasonal_limits",

@@ -12,7 +12,7 @@ from billing.models import (
     InvoiceKind,
 )
 from billing.services import invoice_issue
-from portal.errors import Conflict, RuleViolation
+from portal.errors import Conflict, Forbidden
 from tests.support.billing import guarantee
 from tests.support.factories import BuyerFactory, ContractFactory, OrganisationFactory
 from tests.support.scopes import insurer_scope
@@ -72,7 +72,7 @@ def test_credit_notes_never_exceed_the_invoice(world: World) -> None:
             services.credit_note_issue(invoice=invoice, amount=Decimal("11"), reason="x", actor=ops)
         with pytest.raises(Conflict):  # a full credit after a partial one
             services.credit_note_issue(invoice=invoice, reason="x", actor=ops)
-        with pytest.raises(RuleViolation):
+        with pytest.raises(Forbidden):
             services.credit_note_issue(
                 invoice=invoice, amount=Decimal("1"), reason="x", actor=world.alice.finance
             )

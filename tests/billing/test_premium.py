@@ -126,7 +126,7 @@ def test_prorata_divides_by_the_days_of_the_month(
     world: World, month: date, days_in_force: int, base: str, premium: str
 ) -> None:
     contract = world.alice.contract
-    set_terms(contract, premium_basis=PremiumBasis.PRORATA)
+    set_terms(contract, premium_basis=PremiumBasis.PRORATA, starts_on=date(2024, 1, 1))
     guarantee(contract, BuyerFactory(name="Mid"), "10000", month.replace(day=15))
     invoice = issue(contract, month)
     with insurer_scope():

@@ -26,6 +26,7 @@ from billing.models import (
     InvoiceNumberSequence,
 )
 from billing.services import billing_run_create, billing_run_execute, invoice_issue
+from billing.services import invoices as invoices_service
 from portal.errors import RuleViolation
 from portal.timeutils import business_today
 from tests.support.billing import guarantee
@@ -123,14 +124,14 @@ def test_one_failing_contract_does_not_stop_the_others(
 ) -> None:
     contracts = book(3)
     broken = contracts[1].pk
-    original = services._invoice_document
+    original = invoices_service._invoice_document
 
     def invoice_document(**kwargs: object):  # type: ignore[no-untyped-def]
         if kwargs["contract"].pk == broken:  # type: ignore[attr-defined]
             raise ValueError("taux illisible")
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "_invoice_document", invoice_document)
+    monkeypatch.setattr(invoices_service, "_invoice_document", invoice_document)
     run = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
     )
@@ -139,7 +140,7 @@ def test_one_failing_contract_does_not_stop_the_others(
     assert failure.contract_id == broken and "taux illisible" in failure.message
     assert numbers() == [1, 2]  # the failed contract took no number
 
-    monkeypatch.setattr(services, "_invoice_document", original)
+    monkeypatch.setattr(invoices_service, "_invoice_document", original)
     rerun = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
     )
@@ -153,23 +154,24 @@ KILLER = textwrap.dedent(
     import django
     django.setup()
     from billing import services
+    from billing.services import invoices, runs
     from billing.models import BillingRunTrigger
     from datetime import date
 
     calls = 0
-    original = services._announce
+    original = invoices._invoice_document
 
-    def announce_then_die(**kwargs):
+    def document_then_die(**kwargs):
         global calls
         calls += 1
         if calls == int(sys.argv[1]):
-            # Inside the issuing transaction: numbers taken, invoices, lines and audit rows
-            # written, nothing committed. A kill -9 now is the worst moment.
+            # Inside the issuing transaction: the year's number sequence locked, the group's
+            # earlier documents built, nothing committed. A kill -9 now is the worst moment.
             os.kill(os.getpid(), signal.SIGKILL)
         return original(**kwargs)
 
-    services._announce = announce_then_die
-    services.COMMIT_EVERY = 3  # small commit groups, so the kill lands after two of them
+    invoices._invoice_document = document_then_die
+    runs.COMMIT_EVERY = 3  # small commit groups, so the kill lands after two of them
     run = services.billing_run_create(
         month=date(2026, 10, 1), trigger=BillingRunTrigger.COMMAND, actor=None
     )
@@ -206,17 +208,18 @@ def test_a_run_killed_halfway_then_run_again_leaves_no_duplicate_and_no_gap(worl
         timeout=120,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
-    # Two groups of three committed; the eighth invoice died with its group's transaction
-    # (the seventh, its number and the run's counters included).
-    assert numbers() == [1, 2, 3, 4, 5, 6]
-    assert InvoiceNumberSequence.objects.get(year=YEAR).last == 6
+    # Groups of three contracts in number order: alice's and bob's (nothing to bill) and the
+    # first of the book, then two full groups, were committed (7 invoices); the eighth invoice
+    # died with its group's transaction (its number and the run's counters included).
+    assert numbers() == [1, 2, 3, 4, 5, 6, 7]
+    assert InvoiceNumberSequence.objects.get(year=YEAR).last == 7
     dead = BillingRun.objects.get()
-    assert (dead.status, dead.issued) == (BillingRunStatus.RUNNING, 6)
+    assert (dead.status, dead.issued) == (BillingRunStatus.RUNNING, 7)
 
     rerun = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk
     )
-    assert (rerun.issued, rerun.skipped, rerun.failed) == (4, 2 + 6, 0)
+    assert (rerun.issued, rerun.skipped, rerun.failed) == (3, 2 + 7, 0)
     assert numbers() == list(range(1, 11))
     invoices = october_invoices()
     assert len({invoice.contract_id for invoice in invoices}) == 10
@@ -271,8 +274,8 @@ def test_a_broker_outage_after_commit_neither_loses_nor_double_counts_invoices(
         raise ConnectionError("redis unreachable")
 
     # alice's finance user is e-mailed through a task queued after commit: the queue is down.
-    monkeypatch.setattr(portal_tasks.send_notification_email, "delay", broker_down)
-    monkeypatch.setattr(services, "_render_after_commit", lambda invoices: None)
+    monkeypatch.setattr(portal_tasks.deliveries_dispatch, "delay", broker_down)
+    monkeypatch.setattr(invoices_service, "render_after_commit", lambda invoices: None)
     guarantee(world.alice.contract, BuyerFactory(), "40000", date(2026, 1, 1))
     book(2)
     run = billing_run_execute(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.errors import RuleViolation
+from portal.errors import Forbidden, RuleViolation
 from portal.models import Notification
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import acting_as
@@ -69,7 +69,7 @@ def test_an_arbiter_cannot_countersign_and_a_declined_proposal_goes_back_to_the_
 ) -> None:  # type: ignore[no-untyped-def]
     request = submit(world.alice, BuyerFactory(), top_up="60000")
     services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    with pytest.raises(RuleViolation):
+    with pytest.raises(Forbidden):
         services.pending_decision_countersign(request_id=request.pk, actor=arbiter, approve=True)
     senior = world.staff["senior_arbiter"]
     with pytest.raises(RuleViolation) as no_reason:

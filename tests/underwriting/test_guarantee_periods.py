@@ -11,10 +11,10 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 
-from portal.errors import Conflict, RuleViolation
-from portal.models import Notification
+from portal.errors import RuleViolation
+from portal.models import AuditEvent, Notification
 from portal.timeutils import business_today
-from tests.support.factories import BuyerFactory
+from tests.support.factories import BuyerFactory, GuaranteeFactory
 from tests.support.scopes import acting_as
 from tests.support.underwriting import submit
 from tests.support.world import World
@@ -50,14 +50,21 @@ def periods(tenant, buyer) -> list[tuple]:  # type: ignore[no-untyped-def]
     ]
 
 
-def test_a_guarantee_period_amount_is_never_rewritten(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory())
-    services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
-    guarantee = Guarantee.objects.get()
+def test_history_is_never_rewritten_and_only_a_plan_may_be_removed(world: World) -> None:
+    today = business_today()
+    history = GuaranteeFactory(
+        contract=world.alice.contract, period=DateRange(today - timedelta(days=3), None)
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Guarantee.objects.filter(pk=guarantee.pk).update(amount=D("1"))
+        Guarantee.objects.filter(pk=history.pk).update(amount=D("1"))
     with pytest.raises(IntegrityError), transaction.atomic():
-        Guarantee.objects.filter(pk=guarantee.pk).delete()
+        Guarantee.objects.filter(pk=history.pk).delete()
+    # A period that has not started is a plan: an insurer change may replace it.
+    plan = GuaranteeFactory(
+        contract=world.alice.contract, period=DateRange(today + timedelta(days=3), None)
+    )
+    Guarantee.objects.filter(pk=plan.pk).delete()
+    assert not Guarantee.objects.filter(pk=plan.pk).exists()
 
 
 def test_the_database_refuses_overlapping_periods(world: World) -> None:
@@ -92,12 +99,16 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
             reason="x",
         )
     assert retro.value.field == "effective_on"
-    # A second change the same day as the grant would rewrite that day: refused with a date.
-    with pytest.raises(Conflict) as same_day:
-        services.guarantee_reduce(
-            guarantee=current, amount=D("10000"), effective_on=today, actor=arbiter, reason="x"
-        )
-    assert same_day.value.extra["earliest"] == (today + timedelta(days=1)).isoformat()
+    # The insurer may change the cover from the very day it was granted: a change from D
+    # applies on D itself, so the grant of today is replaced (and kept in the audit trail).
+    services.guarantee_reduce(
+        guarantee=current, amount=D("30000"), effective_on=today, actor=arbiter, reason="x"
+    )
+    assert periods(world.alice, buyer) == [
+        (D("30000.00"), D("40000.00"), today, None, GuaranteeChange.REDUCTION)
+    ]
+    assert AuditEvent.objects.filter(action="guarantee.plan_replaced").count() == 1
+    current = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
     reduce_on = today + timedelta(days=10)
     services.guarantee_reduce(
         guarantee=current,
@@ -107,14 +118,14 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
         reason="Retards de paiement",
     )
     assert periods(world.alice, buyer) == [
-        (D("40000.00"), D("40000.00"), today, reduce_on, GuaranteeChange.GRANT),
+        (D("30000.00"), D("40000.00"), today, reduce_on, GuaranteeChange.REDUCTION),
         (D("10000.00"), D("40000.00"), reduce_on, None, GuaranteeChange.REDUCTION),
     ]
     # Deliveries before the change stay covered at the old limit.
     before = selectors.guarantee_in_force(
         contract=world.alice.contract, buyer=buyer, on=reduce_on - timedelta(days=1)
     )
-    assert before.amount == D("40000.00")
+    assert before.amount == D("30000.00")
     later = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=reduce_on)
     services.guarantee_cancel(
         guarantee=later, effective_on=reduce_on + timedelta(days=5), actor=arbiter, reason="Fin"

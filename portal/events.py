@@ -1,0 +1,170 @@
+"""One event per change: its audit row and its pending deliveries, in the change's transaction.
+
+A write service calls `event_record` (or `events_record_bulk`) once per change. The event's type
+is a member of its app's enumeration (`<app>/events.py`); the app's `notifications.py` maps the
+type to its messages (recipients, subject, body, link), so a write path never composes one.
+Every message becomes an in-app `Notification` and a pending e-mail `Delivery` in the same
+transaction; the dispatcher (`portal.outbox`) sends what is pending after commit, and beat
+sweeps what a lost task left behind. Unique constraints on (event, recipient[, channel]) make
+each delivery happen once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models, transaction
+
+from portal.models import AuditEvent, Delivery, DeliveryChannel, Notification, Organisation, User
+
+
+class EventType(models.TextChoices):
+    """Base of every app's event enumeration: values are `<object>.<what happened>`."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as a notifier sees it: the audit row and the object it is about."""
+
+    event: AuditEvent
+    obj: Any
+
+
+@dataclass(frozen=True)
+class Message:
+    recipient: User | None
+    subject: str
+    body: str = ""
+    link: str = ""
+
+
+Notifier = Callable[[Recorded, Any], Iterable[Message]]
+Prepare = Callable[[Sequence[Recorded]], Any]
+
+
+@dataclass(frozen=True)
+class _Registration:
+    notifier: Notifier
+    prepare: Prepare | None
+
+
+_NOTIFIERS: dict[str, _Registration] = {}
+
+
+def notifies(*types: EventType, prepare: Prepare | None = None) -> Callable[[Notifier], Notifier]:
+    """Register the function that turns one event of these types into its messages.
+
+    `prepare`, if given, is called once per batch of events (a billing run records thousands)
+    and its result is handed to every call, so recipients are loaded in one query.
+    """
+
+    def register(function: Notifier) -> Notifier:
+        for event_type in types:
+            if event_type.value in _NOTIFIERS:
+                raise ValueError(f"{event_type.value} already has a notifier")
+            _NOTIFIERS[event_type.value] = _Registration(notifier=function, prepare=prepare)
+        return function
+
+    return register
+
+
+def _actor(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.pk else None
+
+
+def event_record(
+    *,
+    action: EventType,
+    actor: User | None,
+    obj: Any,
+    policyholder: Organisation | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record one change: its audit row, and its notifications and e-mails as pending rows."""
+    event = AuditEvent.objects.create(
+        actor=_actor(actor),
+        policyholder=policyholder,
+        action=action.value,
+        object_type=obj._meta.label,
+        object_id=str(obj.pk),
+        reason=reason,
+        data=data or {},
+    )
+    _deliver(action, [Recorded(event=event, obj=obj)])
+    return event
+
+
+def events_record_bulk(
+    *,
+    action: EventType,
+    actor: User | None,
+    items: Sequence[tuple[Any, Organisation | Any, dict[str, Any]]],
+) -> list[AuditEvent]:
+    """Record one event per `(obj, policyholder or its id, data)`, in bulk (a billing run)."""
+    events = AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=_actor(actor),
+                policyholder_id=getattr(policyholder, "pk", policyholder),
+                action=action.value,
+                object_type=obj._meta.label,
+                object_id=str(obj.pk),
+                data=data,
+            )
+            for obj, policyholder, data in items
+        ]
+    )
+    _deliver(
+        action,
+        [Recorded(event=event, obj=obj) for event, (obj, _, _) in zip(events, items, strict=True)],
+    )
+    return events
+
+
+def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
+    registration = _NOTIFIERS.get(action.value)
+    if registration is None or not recorded:
+        return
+    context = registration.prepare(recorded) if registration.prepare else None
+    notifications: list[Notification] = []
+    for item in recorded:
+        seen: set[int] = set()
+        for message in registration.notifier(item, context):
+            recipient = message.recipient
+            if recipient is None or not recipient.is_active or recipient.pk in seen:
+                continue
+            seen.add(recipient.pk)
+            notifications.append(
+                Notification(
+                    event=item.event,
+                    recipient=recipient,
+                    subject=message.subject[:200],
+                    body=message.body,
+                    link=message.link,
+                )
+            )
+    if not notifications:
+        return
+    Notification.objects.bulk_create(notifications)
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                event_id=notification.event_id,
+                recipient_id=notification.recipient_id,
+                notification=notification,
+                channel=DeliveryChannel.EMAIL,
+            )
+            for notification in notifications
+            if notification.recipient.email
+        ]
+    )
+    if deliveries:
+        from portal.tasks import deliveries_dispatch
+
+        ids = [delivery.pk for delivery in deliveries]
+        # robust: a broker outage must not undo the committed change; the beat sweep sends
+        # whatever this kick did not.
+        transaction.on_commit(lambda: deliveries_dispatch.delay(delivery_ids=ids), robust=True)

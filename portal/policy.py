@@ -1,0 +1,233 @@
+"""Who may do what: the table of DESIGN §3, in one place.
+
+Services enforce these answers (a refused action raises `Forbidden`), and views, templates
+(through the `may` context variable) and the API ask them what to show. *Which* rows a user
+sees is the tenant scope's business (`portal.tenancy`); this module answers what the user may
+do with what they see. Insurer admins may do everything an insurer role may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.functional import cached_property
+
+from portal.errors import Forbidden
+from portal.models import OrganisationKind, Role, User
+
+# The role sets of DESIGN §3. Insurer admin is added to every insurer set.
+POLICYHOLDER_ACTORS = frozenset({Role.CREDIT_MANAGER, Role.ORG_ADMIN})
+POLICYHOLDER_FINANCE = frozenset({Role.FINANCE, Role.ORG_ADMIN})
+DECIDERS = frozenset({Role.ARBITER, Role.SENIOR_ARBITER, Role.ADMIN})
+COUNTERSIGNERS = frozenset({Role.SENIOR_ARBITER, Role.ADMIN})
+INSURER_FINANCE = frozenset({Role.FINANCE_OPS, Role.ADMIN})
+BACKOFFICE = frozenset({Role.ARBITER, Role.SENIOR_ARBITER, Role.CLAIMS_HANDLER, Role.ADMIN})
+INSURER_ADMINS = frozenset({Role.ADMIN})
+
+
+def _kind(user: Any) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    organisation = user.organisation
+    return organisation.kind if organisation is not None else None
+
+
+def _insurer(user: Any, roles: frozenset[str]) -> bool:
+    return _kind(user) == OrganisationKind.INSURER and user.role in roles
+
+
+def _policyholder(user: Any, roles: frozenset[str]) -> bool:
+    return _kind(user) == OrganisationKind.POLICYHOLDER and user.role in roles
+
+
+def _broker(user: Any) -> bool:
+    # The scope holds only the policyholders of the broker's current mandates.
+    return _kind(user) == OrganisationKind.BROKER and user.role == Role.BROKER
+
+
+# --- policyholder side ----------------------------------------------------------------------
+
+
+def is_policyholder_user(user: Any) -> bool:
+    return _kind(user) == OrganisationKind.POLICYHOLDER
+
+
+def is_broker_user(user: Any) -> bool:
+    return _broker(user)
+
+
+def can_see_cover(user: Any) -> bool:
+    """Contracts, requests, decisions' messages, guarantees, alerts (within the scope)."""
+    return _kind(user) is not None
+
+
+def can_act_for_policyholder(user: Any) -> bool:
+    """Look up or add a buyer, ask for the largest top-up, submit or withdraw a request,
+    report a primary limit."""
+    return _policyholder(user, POLICYHOLDER_ACTORS) or _broker(user)
+
+
+can_request_top_up = can_act_for_policyholder
+can_look_up_buyers = can_act_for_policyholder
+can_withdraw_request = can_act_for_policyholder
+can_report_primary = can_act_for_policyholder
+
+
+def can_see_invoices(user: Any) -> bool:
+    return (
+        _policyholder(user, POLICYHOLDER_FINANCE)
+        or _broker(user)
+        or _insurer(user, INSURER_FINANCE)
+    )
+
+
+# --- insurer side ---------------------------------------------------------------------------
+
+
+def is_insurer_staff(user: Any) -> bool:
+    return _kind(user) == OrganisationKind.INSURER
+
+
+def can_read_internal_notes(user: Any) -> bool:
+    """Decisions' internal notes never leave the insurer."""
+    return is_insurer_staff(user)
+
+
+def can_see_backoffice(user: Any) -> bool:
+    return _insurer(user, BACKOFFICE)
+
+
+def can_see_queue(user: Any) -> bool:
+    """The arbiter queue, request files and buyer risk files."""
+    return _insurer(user, DECIDERS)
+
+
+def can_decide(user: Any) -> bool:
+    return _insurer(user, DECIDERS)
+
+
+can_assign_requests = can_decide
+can_change_guarantees = can_decide
+
+
+def can_countersign(user: Any, *, proposed_by_id: Any = None) -> bool:
+    """A senior arbiter countersigns, never their own proposal."""
+    if not _insurer(user, COUNTERSIGNERS):
+        return False
+    return proposed_by_id is None or proposed_by_id != user.pk
+
+
+def decides_without_countersignature(user: Any) -> bool:
+    return _insurer(user, COUNTERSIGNERS)
+
+
+def can_run_billing(user: Any) -> bool:
+    return _insurer(user, INSURER_FINANCE)
+
+
+can_issue_credit_note = can_run_billing
+
+
+def can_manage_contracts(user: Any) -> bool:
+    """Contracts, users, authority amounts: the insurer admin."""
+    return _insurer(user, INSURER_ADMINS)
+
+
+def can_use_admin_site(user: Any) -> bool:
+    return can_manage_contracts(user) and bool(user.is_staff)
+
+
+# --- enforcement and display ----------------------------------------------------------------
+
+
+def require(allowed: bool) -> None:
+    """Services call this: a refused action is a domain error (403 at the API edge)."""
+    if not allowed:
+        raise Forbidden()
+
+
+def page_requires(
+    check: Callable[[Any], bool],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A page a user may not use answers 404, like a missing object."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not check(request.user):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class May:
+    """What templates ask: `{% if may.request_top_up %}`. Each answer is computed once."""
+
+    def __init__(self, user: User | Any) -> None:
+        self.user = user
+
+    @cached_property
+    def request_top_up(self) -> bool:
+        return can_request_top_up(self.user)
+
+    @cached_property
+    def see_invoices(self) -> bool:
+        return can_see_invoices(self.user)
+
+    @cached_property
+    def see_backoffice(self) -> bool:
+        return can_see_backoffice(self.user)
+
+    @cached_property
+    def see_queue(self) -> bool:
+        return can_see_queue(self.user)
+
+    @cached_property
+    def decide(self) -> bool:
+        return can_decide(self.user)
+
+    @cached_property
+    def change_guarantees(self) -> bool:
+        return can_change_guarantees(self.user)
+
+    @cached_property
+    def run_billing(self) -> bool:
+        return can_run_billing(self.user)
+
+    @cached_property
+    def issue_credit_note(self) -> bool:
+        return can_issue_credit_note(self.user)
+
+    @cached_property
+    def manage_contracts(self) -> bool:
+        return can_manage_contracts(self.user)
+
+    @cached_property
+    def read_internal_notes(self) -> bool:
+        return can_read_internal_notes(self.user)
+
+    @cached_property
+    def use_admin_site(self) -> bool:
+        return can_use_admin_site(self.user)
+
+
+def role_home(user: User) -> str:
+    """The URL name of the home page of `user`'s role."""
+    kind = _kind(user)
+    if kind == OrganisationKind.POLICYHOLDER:
+        return "dashboard"
+    if kind == OrganisationKind.BROKER:
+        return "broker_clients"
+    if can_run_billing(user) and not can_see_backoffice(user):
+        return "finance_home"
+    if can_see_backoffice(user):
+        return "backoffice"
+    return "no_organisation"
