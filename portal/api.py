@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.views import APIView
 
-from portal import selectors
-from portal.api_base import ScopedReadOnlyViewSet, TenantScopedAPIMixin
+from portal import policy, selectors
+from portal.api_base import ScopedReadOnlyViewSet, TenantScopedAPIMixin, api_user
 from portal.models import Organisation, User
+from underwriting import services as underwriting_services
 from underwriting.models import Contract
 
 
@@ -73,11 +77,38 @@ class PolicyholderViewSet(ScopedReadOnlyViewSet):
         return selectors.visible_policyholders()
 
 
+class ContractEndSerializer(serializers.Serializer):
+    effective_on = serializers.DateField(help_text="First day without cover.")
+    reason = serializers.CharField(max_length=1000)
+
+
 class ContractViewSet(ScopedReadOnlyViewSet):
     serializer_class = ContractSerializer
 
     def scoped_queryset(self) -> QuerySet[Any]:
         return Contract.objects.order_by("number")
+
+    def _end(self, request: Request, action: Callable[..., int]) -> Response:
+        user = api_user(request)
+        if not policy.can_manage_contracts(user):
+            raise NotFound
+        contract = self.get_object()
+        payload = ContractEndSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        action(contract=contract, actor=user, **payload.validated_data)
+        return Response(ContractSerializer(self.get_object()).data)
+
+    @extend_schema(request=ContractEndSerializer, responses=ContractSerializer)
+    @action(detail=True, methods=["post"])
+    def terminate(self, request: Request, pk: str | None = None) -> Response:
+        """Terminate the contract (insurer admin): every top-up ends from `effective_on`."""
+        return self._end(request, underwriting_services.contract_terminate)
+
+    @extend_schema(request=ContractEndSerializer, responses=ContractSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk: str | None = None) -> Response:
+        """Suspend the contract (insurer admin): every top-up ends from `effective_on`."""
+        return self._end(request, underwriting_services.contract_suspend)
 
 
 class ObtainTokenView(ObtainAuthToken):

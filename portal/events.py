@@ -152,8 +152,8 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
     deliveries = Delivery.objects.bulk_create(
         [
             Delivery(
-                event_id=notification.event_id,
-                recipient_id=notification.recipient_id,
+                event=notification.event,
+                recipient=notification.recipient,
                 notification=notification,
                 channel=DeliveryChannel.EMAIL,
             )

@@ -3,6 +3,8 @@ every read of policyholders goes through `visible_policyholders`, which applies 
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
@@ -44,8 +46,10 @@ def notifications_for(*, user: User, limit: int = 50) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user)[:limit]
 
 
-def arbiters(*, organisation_id: object) -> QuerySet[User]:
+def arbiters(*, organisation_id: UUID | None) -> QuerySet[User]:
     """The insurer's active arbiters, to whom requests are assigned."""
+    if organisation_id is None:
+        return User.objects.none()
     return User.objects.filter(
         organisation_id=organisation_id,
         role__in=[Role.ARBITER, Role.SENIOR_ARBITER],

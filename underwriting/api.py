@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -29,6 +30,7 @@ from portal.models import OrganisationKind, User
 from underwriting import selectors, services
 from underwriting.identifiers import parse_company_id
 from underwriting.models import (
+    MONEY,
     Buyer,
     Contract,
     Decision,
@@ -39,8 +41,6 @@ from underwriting.models import (
     RequestStatus,
 )
 from underwriting.rules import money
-
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 def _require(allowed: bool) -> None:
@@ -292,7 +292,9 @@ class CoverageQuerySerializer(serializers.Serializer):
     contract = serializers.UUIDField(required=False)
     buyer = serializers.UUIDField()
     order_amount = serializers.DecimalField(**MONEY, min_value=0)
-    outstanding = serializers.DecimalField(**MONEY, min_value=0, required=False, default=0)
+    outstanding = serializers.DecimalField(
+        **MONEY, min_value=0, required=False, default=Decimal("0")
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -621,9 +623,7 @@ class CoverageViewSet(ScopedGenericViewSet):
             contract, buyer = guarantee.contract, guarantee.buyer
         else:
             contract = _contract_for(api_user(request), data.get("contract"))
-            buyer = Buyer.objects.filter(pk=data["buyer"]).first()
-            if buyer is None:
-                raise ValidationError({"buyer": ["Unknown buyer."]})
+            buyer = _existing_buyer({"buyer": data["buyer"]})
         coverage = selectors.coverage_check(
             contract=contract,
             buyer=buyer,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from portal.models import User
 from portal.timeutils import business_today
 from underwriting.models import DecisionOutcome, RequestReason, RequestStatus
 from underwriting.services import RequestInput
@@ -24,7 +26,7 @@ class MoneyField(forms.DecimalField):
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # why: the stubs type DecimalField.to_python as IntegerField's
         if isinstance(value, str):
             value = value.replace("\u202f", "").replace("\xa0", "").replace(" ", "")
             value = value.replace("€", "").replace(",", ".")
@@ -78,7 +80,7 @@ class RequestForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("primary_amount") is None and data.get("primary_percent") is None:
             if "primary_amount" not in self.errors:
                 self.add_error(
@@ -158,11 +160,13 @@ class CountersignForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    arbiter = forms.ModelChoiceField(label=_("Arbitre"), queryset=None, required=False)  # type: ignore[arg-type]
+    arbiter: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+        label=_("Arbitre"), queryset=User.objects.none(), required=False
+    )
 
-    def __init__(self, *args: Any, arbiters: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, arbiters: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["arbiter"].queryset = arbiters  # type: ignore[attr-defined]
+        cast(forms.ModelChoiceField, self.fields["arbiter"]).queryset = arbiters
 
 
 class GuaranteeChangeForm(forms.Form):
@@ -175,7 +179,7 @@ class GuaranteeChangeForm(forms.Form):
     reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("action") == "reduce" and data.get("amount") is None:
             self.add_error("amount", _("Indiquez le nouveau montant."))
         return data
@@ -212,13 +216,13 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, arbiters: list[Any], policyholders: list[Any], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["arbiter"].choices = [  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["arbiter"]).choices = [
             (QUEUE_ARBITER_ME, _("Mes demandes")),
             (QUEUE_ARBITER_ALL, _("Tous")),
             (QUEUE_ARBITER_NONE, _("Non attribuées")),
             *[(str(user.pk), str(user)) for user in arbiters],
         ]
-        self.fields["policyholder"].choices = [  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["policyholder"]).choices = [
             ("", "—"),
             *[(str(org.pk), org.name) for org in policyholders],
         ]

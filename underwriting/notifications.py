@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal.events import Message, Recorded, notifies
-from portal.models import Organisation, Role, User
+from portal.models import Organisation, OrganisationKind, Role, User
 from underwriting.events import UnderwritingEvent
 from underwriting.models import Contract, DecisionOutcome, Guarantee, GuaranteeRequest
 from underwriting.rules import eur
@@ -66,8 +66,10 @@ def countersignature_requested(item: Recorded, _context: Any) -> Iterable[Messag
     request: GuaranteeRequest = item.obj
     actor = item.event.actor
     seniors = User.objects.filter(
-        organisation__kind="insurer", role=Role.SENIOR_ARBITER, is_active=True
-    ).exclude(pk=getattr(actor, "pk", None))
+        organisation__kind=OrganisationKind.INSURER, role=Role.SENIOR_ARBITER, is_active=True
+    )
+    if actor is not None:
+        seniors = seniors.exclude(pk=actor.pk)
     outcome = DecisionOutcome(item.event.data["outcome"]).label
     return [
         Message(
@@ -84,7 +86,7 @@ def countersignature_requested(item: Recorded, _context: Any) -> Iterable[Messag
 @notifies(UnderwritingEvent.COUNTERSIGNATURE_DECLINED)
 def countersignature_declined(item: Recorded, _context: Any) -> Iterable[Message]:
     request: GuaranteeRequest = item.obj
-    proposer = User.objects.filter(pk=item.event.data.get("proposed_by")).first()
+    proposer = User.objects.filter(pk=int(item.event.data["proposed_by"])).first()
     if proposer is None:
         return []
     return [

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db.models import QuerySet, Sum
 
@@ -50,7 +51,7 @@ def buyer_by_company_id(*, siren: str | None, vat_number: str | None) -> QuerySe
     return Buyer.objects.filter(vat_number=vat_number)
 
 
-def active_contract_for(*, policyholder_id: object) -> Contract | None:
+def active_contract_for(*, policyholder_id: UUID | None) -> Contract | None:
     return (
         Contract.objects.filter(policyholder_id=policyholder_id, status=ContractStatus.ACTIVE)
         .select_related("policyholder")
@@ -70,9 +71,9 @@ def guarantee_in_force(
 
 def guarantee_in_force_for_buyer(
     *,
-    buyer_id: object,
-    contract_id: object = None,
-    policyholder_id: object = None,
+    buyer_id: UUID | str,
+    contract_id: UUID | str | None = None,
+    policyholder_id: UUID | None = None,
     on: date | None = None,
 ) -> Guarantee | None:
     """The period in force for a buyer, with its contract and buyer, in one query: the named
@@ -209,9 +210,9 @@ class RequestFilters:
     status: str = ""
     arbiter: User | None = None
     unassigned: bool = False
-    policyholder_id: object = None
-    contract_id: object = None
-    buyer_id: object = None
+    policyholder_id: UUID | str | None = None
+    contract_id: UUID | str | None = None
+    buyer_id: UUID | str | None = None
     reason: str = ""
     grade_min: int | None = None
     grade_max: int | None = None

@@ -6,6 +6,8 @@ Tenant objects come only through the scoped managers; a contract outside the cal
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -28,9 +30,10 @@ from underwriting.forms import (
     RequestForm,
 )
 from underwriting.models import Buyer, Contract, GuaranteeRequest
+from underwriting.rules import ZERO
 
 
-def _contract(contract_id: object) -> Contract:
+def _contract(contract_id: UUID | str) -> Contract:
     return get_object_or_404(Contract.objects.select_related("policyholder"), pk=contract_id)
 
 
@@ -102,7 +105,7 @@ def coverage(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRespo
             contract=contract,
             buyer=buyer,
             order_amount=form.cleaned_data["order_amount"],
-            outstanding=form.cleaned_data["outstanding"] or 0,
+            outstanding=form.cleaned_data["outstanding"] or ZERO,
         )
     return render(request, "underwriting/_coverage.html", {"form": form, "result": result})
 

@@ -63,7 +63,10 @@ OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     "contract_id": lambda world, tenant: tenant.contract.pk,
     "policyholder-detail:pk": lambda world, tenant: tenant.organisation.pk,
-    "contract-detail:pk": lambda world, tenant: tenant.contract.pk,
+    **{
+        f"contract-{name}:pk": (lambda world, tenant: tenant.contract.pk)
+        for name in ("detail", "terminate", "suspend")
+    },
     # underwriting: a buyer the tenant holds a guarantee on, its open request, its guarantee
     "buyer_id": lambda world, tenant: objects_for(world, tenant).buyer.pk,
     "request_id": lambda world, tenant: objects_for(world, tenant).request.pk,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -34,7 +35,7 @@ from underwriting.rules import ZERO, eur, money
 from underwriting.services.periods import Terms, insurer_supersede, period_open
 
 
-def lock_request(request_id: object) -> GuaranteeRequest:
+def lock_request(request_id: UUID | str) -> GuaranteeRequest:
     # The row lock makes concurrent decisions on one request queue up: the second one sees
     # the status the first one wrote and is refused.
     return (
@@ -199,7 +200,7 @@ def decision_record(
 @transaction.atomic(durable=True)
 def guarantee_request_decide(
     *,
-    request_id: object,
+    request_id: UUID | str,
     outcome: str,
     actor: User,
     amount: Decimal | None = None,
@@ -272,7 +273,7 @@ def guarantee_request_decide(
 
 @transaction.atomic(durable=True)
 def pending_decision_countersign(
-    *, request_id: object, actor: User, approve: bool, note: str = ""
+    *, request_id: UUID | str, actor: User, approve: bool, note: str = ""
 ) -> DecideResult:
     policy.require(policy.can_countersign(actor))
     request = lock_request(request_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import transaction
 from django.utils.formats import date_format
@@ -244,7 +245,7 @@ def guarantees_end_on_liquidation(*, buyer: Buyer, judgment_on: date, actor: Use
 
 @transaction.atomic(durable=True)
 def guarantee_expiry_record(
-    *, guarantee_id: object, today: date | None = None
+    *, guarantee_id: UUID | str, today: date | None = None
 ) -> SeasonalExpiry | None:
     """Record, once, that a seasonal period ended by itself and tell the policyholder."""
     guarantee = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -249,7 +250,7 @@ def guarantee_request_submit(
 
 @transaction.atomic(durable=True)
 def guarantee_request_withdraw(
-    *, request_id: object, actor: User, reason: str = ""
+    *, request_id: UUID | str, actor: User, reason: str = ""
 ) -> GuaranteeRequest:
     policy.require(policy.can_withdraw_request(actor))
     request = lock_request(request_id)
@@ -270,7 +271,7 @@ def guarantee_request_withdraw(
 
 @transaction.atomic(durable=True)
 def guarantee_request_assign(
-    *, request_id: object, arbiter: User | None, actor: User
+    *, request_id: UUID | str, arbiter: User | None, actor: User
 ) -> GuaranteeRequest:
     policy.require(policy.can_assign_requests(actor))
     if arbiter is not None and not (policy.can_decide(arbiter) and arbiter.is_active):
