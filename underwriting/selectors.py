@@ -300,12 +300,3 @@ def pending_decision(*, request: GuaranteeRequest) -> PendingDecision | None:
         .first()
     )
 
-
-def pending_decisions_for(*, user: User) -> QuerySet[PendingDecision]:
-    """Every proposal waiting for a countersignature that `user` could give (not their own)."""
-    return (
-        PendingDecision.objects.filter(state=CountersignatureState.PENDING)
-        .exclude(proposed_by=user)
-        .select_related("request__buyer", "request__policyholder", "proposed_by")
-        .order_by("proposed_at")
-    )

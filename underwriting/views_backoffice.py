@@ -178,7 +178,7 @@ def request_assign(request: HttpRequest, request_id: str) -> HttpResponse:
     return redirect("arbiter_request", request_id=guarantee_request.pk)
 
 
-@insurer_deciders
+@policy.page_requires(policy.can_countersign)
 @require_POST
 def request_countersign(request: HttpRequest, request_id: str) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]

@@ -78,23 +78,8 @@ SKIPPED_PREFIXES = ("/static/", "/media/", "/api/docs/", "/api/schema/")
 
 # What the application gets wrong today. Each is a strict xfail of that single case: fixing the
 # application makes it an XPASS failure, and the entry is to be removed.
-FINANCE_TOP_UP = (
-    "templates/portal/dashboard.html offers 'Demander un top-up' (data-testid=new-request, "
-    "/contracts/<id>/buyers/) to every policyholder user, without asking may.request_top_up: "
-    "alice's finance user gets it and lands on a 404 (DESIGN §3: credit manager or org admin)."
-)
-CLAIMS_HANDLER_QUEUE = (
-    "templates/portal/backoffice.html links 'File des demandes' (/backoffice/queue/) "
-    "unconditionally: the claims handler's home is /backoffice/ but policy.can_see_queue refuses "
-    "it, so the link answers 404."
-)
-KNOWN_BAD_LINKS: dict[str, str] = {  # role -> reason
-    "finance": FINANCE_TOP_UP,
-    "claims_handler": CLAIMS_HANDLER_QUEUE,
-}
-KNOWN_BAD_KEY_ACTIONS: dict[tuple[str, str], str] = {  # (key action, role) -> reason
-    ("new-request", "finance"): FINANCE_TOP_UP,
-}
+KNOWN_BAD_LINKS: dict[str, str] = {}  # role -> reason
+KNOWN_BAD_KEY_ACTIONS: dict[tuple[str, str], str] = {}  # (key action, role) -> reason
 
 
 @dataclass
@@ -254,7 +239,6 @@ def test_the_home_page_offers_a_key_action_exactly_when_the_policy_allows_it(
     )
 
 
-@pytest.mark.xfail(strict=True, reason=FINANCE_TOP_UP)
 def test_alices_finance_user_is_not_offered_a_top_up_it_could_not_request(
     world: World,
 ) -> None:

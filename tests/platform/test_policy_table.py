@@ -611,13 +611,7 @@ WRITES: list[Write] = [
 
 # Known disagreements between the application and DESIGN §3: (route id, role) -> reason.
 # Each is a strict xfail, so fixing the application turns it into a failure to remove here.
-KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
-    ("request_countersign", "arbiter"): (
-        "POST /backoffice/requests/<id>/countersign/ is gated by can_decide (page_requires), not "
-        "can_countersign: an arbiter passes the gate, the service raises Forbidden, and the page "
-        "turns it into a message and a 302 to the request instead of a 404 (nothing is written)."
-    ),
-}
+KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {}
 
 
 def test_every_post_route_is_mapped_to_a_row_of_the_table() -> None:
