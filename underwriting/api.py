@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -30,271 +28,34 @@ from portal.models import OrganisationKind, User
 from underwriting import selectors, services
 from underwriting.identifiers import parse_company_id
 from underwriting.models import (
-    MONEY,
     Buyer,
     Contract,
-    Decision,
-    DecisionOutcome,
     Guarantee,
-    GuaranteeRequest,
-    RequestReason,
-    RequestStatus,
 )
-from underwriting.rules import money
+from underwriting.serializers import (
+    AssignSerializer,
+    BuyerLookupSerializer,
+    BuyerSerializer,
+    CountersignSerializer,
+    CoverageQuerySerializer,
+    CoverageSerializer,
+    DecideSerializer,
+    GuaranteeCancelSerializer,
+    GuaranteeReduceSerializer,
+    GuaranteeRequestSerializer,
+    GuaranteeSerializer,
+    LimitsSerializer,
+    PrimaryReportSerializer,
+    RequestInputSerializer,
+    RequestQuerySerializer,
+    WithdrawSerializer,
+)
 
 
 def _require(allowed: bool) -> None:
     """The policy's answer at the edge: a user who may not act sees nothing to act on."""
     if not allowed:
         raise NotFound
-
-
-# --- serializers --------------------------------------------------------------------------
-
-
-class BuyerSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Buyer
-        fields = ["id", "siren", "vat_number", "country", "name", "city", "grade", "proceedings"]
-
-
-class BuyerLookupSerializer(serializers.Serializer):
-    identifier = serializers.CharField(max_length=40, help_text="SIREN, SIRET or VAT number")
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-
-class DecisionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Decision
-        fields = [
-            "id",
-            "outcome",
-            "amount",
-            "valid_from",
-            "valid_until",
-            "client_message",
-            "rationale",
-            "decided_by",
-            "countersigned_by",
-            "instant",
-            "decided_at",
-        ]
-        extra_kwargs = {
-            "rationale": {"help_text": "Internal note: present for insurer staff only."}
-        }
-
-    def to_representation(self, instance: Decision) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        request = self.context.get("request")
-        if request is None or not policy.can_read_internal_notes(request.user):
-            data.pop("rationale", None)  # the internal note never leaves the insurer
-        return data
-
-
-class GuaranteeRequestSerializer(serializers.ModelSerializer):
-    buyer = BuyerSerializer()
-    decision = serializers.SerializerMethodField()
-
-    class Meta:
-        model = GuaranteeRequest
-        fields = [
-            "id",
-            "policyholder",
-            "contract",
-            "buyer",
-            "exposure",
-            "primary_amount",
-            "requested_top_up",
-            "wants_maximum",
-            "credit_term_days",
-            "reason",
-            "seasonal_until",
-            "comment",
-            "status",
-            "submitted_at",
-            "due_at",
-            "assigned_to",
-            "decision",
-        ]
-
-    @extend_schema_field(DecisionSerializer(allow_null=True))
-    def get_decision(self, obj: GuaranteeRequest) -> dict[str, Any] | None:
-        decision = getattr(obj, "decision", None)
-        if decision is None:
-            return None
-        return DecisionSerializer(decision, context=self.context).data
-
-
-class RequestInputSerializer(serializers.Serializer):
-    contract = serializers.UUIDField(
-        required=False, help_text="Defaults to the caller's active contract (wholesalers)."
-    )
-    buyer = serializers.UUIDField(required=False)
-    buyer_identifier = serializers.CharField(
-        required=False, max_length=40, help_text="SIREN, SIRET or VAT number, instead of `buyer`."
-    )
-    buyer_name = serializers.CharField(required=False, max_length=200, allow_blank=True)
-    exposure = serializers.DecimalField(**MONEY, min_value=0)
-    primary_amount = serializers.DecimalField(**MONEY, min_value=0, required=False)
-    primary_percent = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False
-    )
-    requested_top_up = serializers.DecimalField(**MONEY, min_value=0, required=False)
-    wants_maximum = serializers.BooleanField(default=False)
-    credit_term_days = serializers.IntegerField(min_value=0, max_value=720)
-    reason = serializers.ChoiceField(choices=RequestReason.choices, default=RequestReason.NEW_ORDER)
-    seasonal_until = serializers.DateField(required=False, allow_null=True)
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("buyer") and not attrs.get("buyer_identifier"):
-            raise ValidationError({"buyer": ["Give `buyer` (id) or `buyer_identifier`."]})
-        if attrs.get("primary_amount") is None and attrs.get("primary_percent") is None:
-            raise ValidationError(
-                {"primary_amount": ["Give `primary_amount` or `primary_percent`."]}
-            )
-        if not attrs.get("wants_maximum") and attrs.get("requested_top_up") is None:
-            raise ValidationError(
-                {"requested_top_up": ["Give `requested_top_up` or `wants_maximum: true`."]}
-            )
-        return attrs
-
-    def request_input(self) -> services.RequestInput:
-        data = self.validated_data
-        return services.RequestInput(
-            exposure=data["exposure"],
-            primary_amount=data.get("primary_amount"),
-            primary_percent=data.get("primary_percent"),
-            requested_top_up=data.get("requested_top_up"),
-            wants_maximum=data["wants_maximum"],
-            credit_term_days=data["credit_term_days"],
-        )
-
-
-class LimitsSerializer(serializers.Serializer):
-    max_top_up = serializers.DecimalField(**MONEY)
-    primary_amount = serializers.DecimalField(**MONEY)
-    rule = serializers.CharField(allow_null=True)
-    message = serializers.CharField(allow_null=True)
-    breach = serializers.DictField(allow_null=True)
-
-
-class DecideSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
-    amount = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
-    valid_from = serializers.DateField(required=False, allow_null=True)
-    valid_until = serializers.DateField(required=False, allow_null=True)
-    rationale = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Internal note (insurer only)."
-    )
-    client_message = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Shown to the policyholder."
-    )
-
-
-class CountersignSerializer(serializers.Serializer):
-    approve = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class AssignSerializer(serializers.Serializer):
-    arbiter = serializers.IntegerField(allow_null=True, help_text="User id; null unassigns.")
-
-
-class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class GuaranteeSerializer(serializers.ModelSerializer):
-    buyer = BuyerSerializer()
-    valid_from = serializers.SerializerMethodField()
-    valid_until = serializers.SerializerMethodField()
-    total_cover = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Guarantee
-        fields = [
-            "id",
-            "policyholder",
-            "contract",
-            "buyer",
-            "amount",
-            "primary_amount",
-            "total_cover",
-            "exposure",
-            "valid_from",
-            "valid_until",
-            "change",
-            "created_at",
-            "note",
-            "decision",
-        ]
-
-    def get_valid_from(self, obj: Guarantee) -> str | None:
-        return obj.period.lower.isoformat() if obj.period.lower else None
-
-    def get_valid_until(self, obj: Guarantee) -> str | None:
-        """Inclusive last day, or null when open-ended."""
-        from datetime import timedelta
-
-        return (obj.period.upper - timedelta(days=1)).isoformat() if obj.period.upper else None
-
-    def get_total_cover(self, obj: Guarantee) -> str:
-        return str(money(obj.amount + obj.primary_amount))
-
-
-class GuaranteeReduceSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(**MONEY, min_value=0)
-    effective_on = serializers.DateField()
-    reason = serializers.CharField()
-
-
-class GuaranteeCancelSerializer(serializers.Serializer):
-    effective_on = serializers.DateField()
-    reason = serializers.CharField()
-
-
-class PrimaryReportSerializer(serializers.Serializer):
-    contract = serializers.UUIDField(required=False)
-    buyer = serializers.UUIDField()
-    primary_amount = serializers.DecimalField(**MONEY, min_value=0)
-    effective_on = serializers.DateField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class CoverageSerializer(serializers.Serializer):
-    contract = serializers.UUIDField(source="contract.pk")
-    buyer = serializers.UUIDField(source="buyer.pk")
-    on = serializers.DateField()
-    primary = serializers.DecimalField(**MONEY)
-    top_up = serializers.DecimalField(**MONEY)
-    total = serializers.DecimalField(**MONEY)
-    exposure = serializers.DecimalField(**MONEY, allow_null=True)
-    outstanding = serializers.DecimalField(**MONEY)
-    order_amount = serializers.DecimalField(**MONEY)
-    headroom = serializers.DecimalField(**MONEY)
-    fits = serializers.BooleanField()
-    valid_until = serializers.DateField(allow_null=True)
-
-
-class RequestQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=RequestStatus.choices, required=False)
-    buyer = serializers.UUIDField(required=False)
-    contract = serializers.UUIDField(required=False)
-    reason = serializers.ChoiceField(choices=RequestReason.choices, required=False)
-    assigned_to = serializers.RegexField(
-        r"^(me|none|[0-9]{1,18})$", required=False, help_text="`me`, `none` or a user id."
-    )
-    ordering = serializers.ChoiceField(choices=["due"], required=False)
-
-
-class CoverageQuerySerializer(serializers.Serializer):
-    contract = serializers.UUIDField(required=False)
-    buyer = serializers.UUIDField()
-    order_amount = serializers.DecimalField(**MONEY, min_value=0)
-    outstanding = serializers.DecimalField(
-        **MONEY, min_value=0, required=False, default=Decimal("0")
-    )
 
 
 # --- helpers ------------------------------------------------------------------------------
