@@ -2,18 +2,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-
-def parse_month(value: str) -> date:
-    """`YYYY-MM` (the value of `<input type="month">`) as the first day of that month."""
-    try:
-        year, month = (int(part) for part in value.strip().split("-"))
-        return date(year, month, 1)
-    except (TypeError, ValueError) as error:
-        raise forms.ValidationError(_("Mois attendu au format AAAA-MM.")) from error
+from billing.premium import parse_month
+from portal.errors import RuleViolation
+from underwriting.forms import MoneyField
 
 
 class MonthInput(forms.TextInput):
@@ -24,17 +20,49 @@ class BillingRunForm(forms.Form):
     month = forms.CharField(label=_("Mois à facturer"), widget=MonthInput)
 
     def clean_month(self) -> date:
-        return parse_month(self.cleaned_data["month"])
+        try:
+            return parse_month(self.cleaned_data["month"])
+        except RuleViolation as error:
+            raise forms.ValidationError(error.message) from error
+
+
+FULL = "1"
+PARTIAL = "0"
 
 
 class CreditNoteForm(forms.Form):
-    amount = forms.DecimalField(
-        label=_("Montant HT à créditer (vide : toute la facture)"),
-        max_digits=14,
-        decimal_places=2,
+    """The explicit choice of `credit_note_issue`: the whole invoice, or an amount before tax.
+    The confirmation page posts it back with `confirm=1` (not a field here, so a form shown
+    again with its errors never carries a confirmation)."""
+
+    full = forms.TypedChoiceField(
+        label=_("Ce que l'avoir crédite"),
+        choices=[
+            (FULL, _("Avoir total")),
+            # the amount's input follows this label on the page
+            (PARTIAL, _("Avoir partiel d'un montant HT de")),
+        ],
+        coerce=lambda value: value == FULL,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choisissez l'avoir total ou un avoir partiel.")},
+    )
+    amount = MoneyField(
+        label=_("Montant HT à créditer (EUR)"),
         min_value=Decimal("0.01"),
         required=False,
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "aria-label": _("Montant HT à créditer (EUR)")}
+        ),
     )
     reason = forms.CharField(
         label=_("Motif"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        full = data.get("full")
+        if full is False and data.get("amount") is None and "amount" not in self.errors:
+            self.add_error("amount", _("Indiquez le montant HT à créditer."))
+        if full is True:
+            data["amount"] = None  # the whole invoice: an amount typed before is not used
+        return data

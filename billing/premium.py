@@ -10,14 +10,29 @@ see `billing/premium_sql.py`), and month helpers.
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
+from portal.errors import RuleViolation
 from portal.money import CENT as CENT
 from portal.money import ZERO as ZERO
 from portal.money import money as round_cents
+
+# `YYYY-MM`, ASCII digits only and nothing around it (`$` would let a trailing line break in).
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+
+
+def parse_month(value: str) -> date:
+    """`YYYY-MM` (the value of `<input type="month">`) as the first day of that month."""
+    matched = MONTH_PATTERN.fullmatch(value)
+    if matched is not None and int(matched[1]) >= 1 and 1 <= int(matched[2]) <= 12:
+        return date(int(matched[1]), int(matched[2]), 1)
+    raise RuleViolation(_("Mois attendu au format AAAA-MM."), field="month")
 
 
 def month_first(day: date) -> date:

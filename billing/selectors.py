@@ -10,7 +10,7 @@ from uuid import UUID
 from django.db.models import Count, Q, QuerySet, Sum
 
 from billing.models import BillingRun, Invoice, InvoiceKind
-from billing.premium import month_after
+from billing.premium import month_after, parse_month
 from portal.models import Role, User
 from underwriting.models import Contract, ContractStatus
 
@@ -30,6 +30,16 @@ def contracts_to_bill(*, month: date) -> QuerySet[Contract]:
 def invoices_visible() -> QuerySet[Invoice]:
     """Invoices and credit notes in the active scope, newest number first."""
     return Invoice.objects.select_related("credits").order_by("-year", "-sequence")
+
+
+def invoices_filtered(*, month: str = "") -> tuple[QuerySet[Invoice], date | None]:
+    """The visible invoices of `month` (`YYYY-MM`; empty: every month), and that month.
+    A month that does not parse is a `RuleViolation` on `month`, never a server error."""
+    invoices = invoices_visible()
+    if not month:
+        return invoices, None
+    first = parse_month(month)
+    return invoices.filter(month=first), first
 
 
 def invoice_totals_by_month(queryset: QuerySet[Invoice]) -> list[dict[str, object]]:
@@ -55,14 +65,9 @@ def finance_recipients_by_policyholder(
     for user in User.objects.filter(
         organisation_id__in=list(policyholder_ids), role=Role.FINANCE, is_active=True
     ).order_by("pk"):
-        recipients[user.organisation_id].append(user)
+        if user.organisation_id is not None:  # always set: the filter above matched it
+            recipients[user.organisation_id].append(user)
     return recipients
-
-
-def finance_recipients(*, policyholder_id: UUID) -> QuerySet[User]:
-    return User.objects.filter(
-        organisation_id=policyholder_id, role=Role.FINANCE, is_active=True
-    ).order_by("pk")
 
 
 def billing_runs(limit: int = 20) -> QuerySet[BillingRun]:

@@ -1,11 +1,11 @@
-"""Billing pages: finance ops start runs and watch them; invoice viewers list and download."""
+"""Billing pages: finance ops start runs and watch them; invoice viewers list and download;
+finance ops issue credit notes after a confirmation step."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.forms import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -13,21 +13,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import selectors, services
 from billing.exports import invoice_csv_response
-from billing.forms import BillingRunForm, CreditNoteForm, parse_month
+from billing.forms import FULL, PARTIAL, BillingRunForm, CreditNoteForm
 from billing.models import BillingRun, BillingRunTrigger, Invoice
-from billing.permissions import finance_ops_only, invoice_viewers_only, is_finance_ops
-from portal.errors import DomainError
+from portal import policy
+from portal.errors import DomainError, RuleViolation
+from portal.forms import apply_domain_error
+from portal.models import User
+from portal.policy import page_requires
 
 
-def _filtered(request: HttpRequest) -> tuple[QuerySet[Invoice], str]:
-    invoices = selectors.invoices_visible()
-    month = request.GET.get("month", "")
-    if month:
-        try:
-            invoices = invoices.filter(month=parse_month(month))
-        except ValidationError:
-            month = ""
-    return invoices, month
+def _signed_in(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User), "page_requires lets only signed-in users through"
+    return user
 
 
 def _runs_context() -> dict[str, object]:
@@ -35,21 +33,21 @@ def _runs_context() -> dict[str, object]:
     return {"runs": runs, "runs_active": any(run.is_active for run in runs)}
 
 
-@finance_ops_only
+def _home_context(form: BillingRunForm) -> dict[str, object]:
+    return {
+        "form": form,
+        **_runs_context(),
+        "totals": selectors.invoice_totals_by_month(selectors.invoices_visible())[:12],
+    }
+
+
+@page_requires(policy.can_run_billing)
 @require_GET
 def billing_home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "billing/home.html",
-        {
-            "form": BillingRunForm(),
-            **_runs_context(),
-            "totals": selectors.invoice_totals_by_month(selectors.invoices_visible())[:12],
-        },
-    )
+    return render(request, "billing/home.html", _home_context(BillingRunForm()))
 
 
-@finance_ops_only
+@page_requires(policy.can_run_billing)
 @require_POST
 def billing_run_create(request: HttpRequest) -> HttpResponse:
     form = BillingRunForm(request.POST)
@@ -58,34 +56,25 @@ def billing_run_create(request: HttpRequest) -> HttpResponse:
             run = services.billing_run_start(
                 month=form.cleaned_data["month"],
                 trigger=BillingRunTrigger.PAGE,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=_signed_in(request),
             )
         except DomainError as error:
-            form.add_error("month", error.message)
+            apply_domain_error(form, error)
         else:
             messages.success(
                 request, _("Facturation de %(month)s lancée.") % {"month": f"{run.month:%m/%Y}"}
             )
             return redirect("billing_run_detail", run_id=run.pk)
-    return render(
-        request,
-        "billing/home.html",
-        {
-            "form": form,
-            **_runs_context(),
-            "totals": selectors.invoice_totals_by_month(selectors.invoices_visible())[:12],
-        },
-        status=400,
-    )
+    return render(request, "billing/home.html", _home_context(form), status=400)
 
 
-@finance_ops_only
+@page_requires(policy.can_run_billing)
 @require_GET
 def billing_runs_table(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/_runs_table.html", _runs_context())
 
 
-@finance_ops_only
+@page_requires(policy.can_run_billing)
 @require_GET
 def billing_run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     run = get_object_or_404(BillingRun.objects.select_related("started_by"), pk=run_id)
@@ -96,17 +85,30 @@ def billing_run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     )
 
 
-@finance_ops_only
+@page_requires(policy.can_run_billing)
 @require_GET
 def billing_run_progress(request: HttpRequest, run_id: str) -> HttpResponse:
     run = get_object_or_404(BillingRun, pk=run_id)
     return render(request, "billing/_run_progress.html", {"run": run})
 
 
-@invoice_viewers_only
+def _month_filtered(request: HttpRequest, *, tell: bool) -> tuple[QuerySet[Invoice], str]:
+    """The invoices of `?month=` and the month as typed back in the filter; a bad month
+    lists every month (with a message when `tell`)."""
+    month = request.GET.get("month", "")
+    try:
+        invoices, first = selectors.invoices_filtered(month=month)
+    except RuleViolation as error:
+        if tell:
+            messages.error(request, error.message)
+        invoices, first = selectors.invoices_filtered()
+    return invoices, f"{first:%Y-%m}" if first else ""
+
+
+@page_requires(policy.can_see_invoices)
 @require_GET
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    invoices, month = _filtered(request)
+    invoices, month = _month_filtered(request, tell=True)
     page = Paginator(invoices, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -115,24 +117,21 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "month": month,
             "totals": selectors.invoice_totals_by_month(selectors.invoices_visible())[:24],
-            "finance_ops": is_finance_ops(request.user),
         },
     )
 
 
-@invoice_viewers_only
+@page_requires(policy.can_see_invoices)
 @require_GET
 def invoice_export(request: HttpRequest) -> HttpResponse:
-    invoices, month = _filtered(request)
+    invoices, month = _month_filtered(request, tell=False)
     filename = f"factures-{month or 'toutes'}.csv"
     return invoice_csv_response(list(invoices.order_by("year", "sequence")), filename=filename)
 
 
-@invoice_viewers_only
-@require_GET
-def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = get_object_or_404(selectors.invoices_visible(), pk=invoice_id)
-    finance_ops = is_finance_ops(request.user)
+def _invoice_page(
+    request: HttpRequest, invoice: Invoice, credit_form: CreditNoteForm | None, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "billing/invoice_detail.html",
@@ -140,15 +139,24 @@ def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
             "invoice": invoice,
             "lines": invoice.lines.order_by("position"),
             "credit_notes": invoice.credit_notes.order_by("sequence"),
-            "credit_form": CreditNoteForm() if finance_ops and not invoice.is_credit_note else None,
+            "credit_form": credit_form,
         },
+        status=status,
     )
 
 
-@invoice_viewers_only
+@page_requires(policy.can_see_invoices)
+@require_GET
+def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = get_object_or_404(selectors.invoices_visible(), pk=invoice_id)
+    may_credit = policy.can_issue_credit_note(request.user) and not invoice.is_credit_note
+    return _invoice_page(request, invoice, CreditNoteForm() if may_credit else None)
+
+
+@page_requires(policy.can_see_invoices)
 @require_GET
 def invoice_pdf(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = get_object_or_404(Invoice.objects.all(), pk=invoice_id)
+    invoice = get_object_or_404(selectors.invoices_visible(), pk=invoice_id)
     pdf = services.invoice_pdf_store(invoice=invoice)
     response = HttpResponse(bytes(pdf.content), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{invoice.number}.pdf"'
@@ -156,24 +164,40 @@ def invoice_pdf(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return response
 
 
-@finance_ops_only
+@page_requires(policy.can_issue_credit_note)
 @require_POST
 def credit_note_create(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = get_object_or_404(Invoice.objects.all(), pk=invoice_id)
+    """Two posts: the first shows what will be credited; only the one sent back from that
+    confirmation page (`confirm=1`) issues the credit note."""
+    invoice = get_object_or_404(selectors.invoices_visible(), pk=invoice_id)
     form = CreditNoteForm(request.POST)
-    if form.is_valid():
-        try:
-            note = services.credit_note_issue(
-                invoice=invoice,
-                amount=form.cleaned_data["amount"],
-                reason=form.cleaned_data["reason"],
-                actor=request.user,  # type: ignore[arg-type]
+    if not form.is_valid():
+        return _invoice_page(request, invoice, form, status=400)
+    full, amount, reason = (form.cleaned_data[name] for name in ("full", "amount", "reason"))
+    try:
+        if request.POST.get("confirm") != "1":
+            credited = services.credit_note_amounts(invoice=invoice, full=full, amount=amount)
+            return render(
+                request,
+                "billing/credit_note_confirm.html",
+                {
+                    "invoice": invoice,
+                    "credited": credited,
+                    "reason": reason,
+                    # what the confirmation posts back, as the form reads it
+                    "hidden": {
+                        "full": FULL if full else PARTIAL,
+                        "amount": "" if amount is None else str(amount),
+                        "reason": reason,
+                        "confirm": "1",
+                    },
+                },
             )
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, _("Avoir %(number)s émis.") % {"number": note.number})
-            return redirect("invoice_detail", invoice_id=note.pk)
-    else:
-        messages.error(request, _("Avoir non émis : indiquez un motif et un montant positif."))
-    return redirect("invoice_detail", invoice_id=invoice.pk)
+        note = services.credit_note_issue(
+            invoice=invoice, full=full, amount=amount, reason=reason, actor=_signed_in(request)
+        )
+    except DomainError as error:
+        apply_domain_error(form, error)
+        return _invoice_page(request, invoice, form, status=400)
+    messages.success(request, _("Avoir %(number)s émis.") % {"number": note.number})
+    return redirect("invoice_detail", invoice_id=note.pk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -24,38 +25,95 @@ def credited_so_far(invoice: Invoice) -> Decimal:
     return -credited
 
 
+@dataclass(frozen=True)
+class CreditNoteAmounts:
+    """What a credit note credits, as positive amounts (the note carries them negated)."""
+
+    full: bool
+    premium: Decimal
+    adjustment: Decimal
+    tax: Decimal
+
+    @property
+    def before_tax(self) -> Decimal:
+        return self.premium + self.adjustment
+
+    @property
+    def total(self) -> Decimal:
+        return self.before_tax + self.tax
+
+
+def credit_note_amounts(
+    *, invoice: Invoice, full: bool, amount: Decimal | None
+) -> CreditNoteAmounts:
+    """What a credit note on `invoice` would credit, after the checks `credit_note_issue` makes:
+    the page shows it for confirmation, the service computes it again under the invoice's lock.
+
+    Exactly one choice: `full` credits the whole invoice (only if nothing was credited yet);
+    otherwise `amount` (premium before tax, positive) plus its tax at the invoice's rate, and
+    the credits never exceed the invoice total.
+    """
+    if invoice.kind != InvoiceKind.INVOICE:
+        raise RuleViolation(_("Un avoir porte sur une facture, pas sur un avoir."))
+    if full and amount is not None:
+        raise RuleViolation(
+            _("Choisissez l'avoir total ou un montant, pas les deux."), field="amount"
+        )
+    if not full and amount is None:
+        raise RuleViolation(
+            _("Indiquez le montant HT à créditer, ou choisissez l'avoir total."), field="amount"
+        )
+    remaining = invoice.total - credited_so_far(invoice)
+    if full:
+        if remaining != invoice.total:
+            raise Conflict(
+                _("La facture a déjà un avoir : indiquez le montant à créditer."), field="full"
+            )
+        return CreditNoteAmounts(
+            full=True,
+            premium=invoice.premium_total,
+            adjustment=invoice.minimum_adjustment,
+            tax=invoice.tax_amount,
+        )
+    assert amount is not None  # the choice was checked above
+    amount = round_cents(amount)
+    if amount <= 0:
+        raise RuleViolation(_("Le montant de l'avoir doit être positif."), field="amount")
+    tax = round_cents(amount * invoice.tax_rate) if invoice.tax_rate else ZERO
+    if amount + tax > remaining:
+        raise Conflict(
+            _("L'avoir (%(asked)s EUR TTC) dépasse le reste créditable (%(left)s EUR).")
+            % {"asked": amount + tax, "left": remaining},
+            field="amount",
+        )
+    return CreditNoteAmounts(full=False, premium=amount, adjustment=ZERO, tax=tax)
+
+
 @transaction.atomic(durable=True)
 def credit_note_issue(
-    *, invoice: Invoice, reason: str, actor: User, amount: Decimal | None = None
+    *,
+    invoice: Invoice,
+    reason: str,
+    actor: User,
+    full: bool = False,
+    amount: Decimal | None = None,
 ) -> Invoice:
     """Issue a credit note on `invoice`, with the next number of the sequence.
 
-    Without `amount`, the whole invoice is credited line by line (only if nothing was credited
-    yet). With `amount` (premium before tax, positive), one labelled line credits that amount
-    plus its tax at the invoice's rate; the credits never exceed the invoice total.
+    The caller chooses explicitly (see `credit_note_amounts`): `full=True` credits the whole
+    invoice line by line; otherwise a positive `amount` (before tax) is credited on one line
+    labelled with the reason, plus its tax. Neither or both is a `RuleViolation` on `amount`.
     """
     policy.require(policy.can_issue_credit_note(actor))
-    if invoice.kind != InvoiceKind.INVOICE:
-        raise RuleViolation(_("Un avoir porte sur une facture, pas sur un avoir."))
     reason = reason.strip()
     if not reason:
         raise RuleViolation(_("Indiquez le motif de l'avoir."), field="reason")
     sequence, issued_at = lock_numbering()
     # Serialise credit notes on one invoice so two of them cannot both pass the limit check.
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    remaining = invoice.total - credited_so_far(invoice)
-    originals = list(invoice.lines.order_by("position"))
+    credited = credit_note_amounts(invoice=invoice, full=full, amount=amount)
 
-    if amount is None:
-        if remaining != invoice.total:
-            raise Conflict(
-                _("La facture a déjà un avoir : indiquez le montant à créditer."), field="amount"
-            )
-        premium_total, adjustment, tax = (
-            -invoice.premium_total,
-            -invoice.minimum_adjustment,
-            -invoice.tax_amount,
-        )
+    if credited.full:
         lines = [
             InvoiceLine(
                 policyholder_id=invoice.policyholder_id,
@@ -70,28 +128,17 @@ def credit_note_issue(
                 rate=line.rate,
                 premium=-line.premium,
             )
-            for line in originals
+            for line in invoice.lines.order_by("position")
         ]
     else:
-        amount = round_cents(amount)
-        if amount <= 0:
-            raise RuleViolation(_("Le montant de l'avoir doit être positif."), field="amount")
-        tax = -round_cents(amount * invoice.tax_rate) if invoice.tax_rate else ZERO
-        if amount - tax > remaining:
-            raise Conflict(
-                _("L'avoir (%(asked)s EUR TTC) dépasse le reste créditable (%(left)s EUR).")
-                % {"asked": amount - tax, "left": remaining},
-                field="amount",
-            )
-        premium_total, adjustment = -amount, ZERO
         lines = [
             InvoiceLine(
                 policyholder_id=invoice.policyholder_id,
                 position=1,
                 label=reason[:200],
-                base=amount,
+                base=credited.premium,
                 rate=Decimal("1"),
-                premium=-amount,
+                premium=-credited.premium,
             )
         ]
 
@@ -126,10 +173,10 @@ def credit_note_issue(
         **copied,
         **take_number(sequence),
         **dates_of(issued_at),
-        premium_total=premium_total,
-        minimum_adjustment=adjustment,
-        tax_amount=tax,
-        total=premium_total + adjustment + tax,
+        premium_total=-credited.premium,
+        minimum_adjustment=-credited.adjustment,
+        tax_amount=-credited.tax,
+        total=-credited.total,
     )
     for line in lines:
         line.invoice = note

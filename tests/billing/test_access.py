@@ -155,18 +155,19 @@ def test_finance_ops_issue_a_credit_note_from_the_page_and_the_api(
 ) -> None:
     client = client_for(world.staff["finance_ops"])
     response = client.post(
-        f"/invoices/{invoices['alice'].pk}/credit-note/", {"amount": "8", "reason": "Geste"}
+        f"/invoices/{invoices['alice'].pk}/credit-note/",
+        {"full": "0", "amount": "8", "reason": "Geste", "confirm": "1"},
     )
     assert response.status_code == 302
     api = client.post(
         f"/api/v1/invoices/{invoices['bob'].pk}/credit-note/",
-        {"reason": "Annulation"},
+        {"full": True, "reason": "Annulation"},
         content_type="application/json",
     )
     assert api.status_code == 201 and api.json()["total"] == "-48.00"
     refused = client_for(world.alice.finance).post(
         f"/api/v1/invoices/{invoices['alice'].pk}/credit-note/",
-        {"reason": "Moi aussi"},
+        {"full": True, "reason": "Moi aussi"},
         content_type="application/json",
     )
     assert refused.status_code == 404
@@ -175,6 +176,40 @@ def test_finance_ops_issue_a_credit_note_from_the_page_and_the_api(
     detail = client_for(world.alice.finance).get(f"/invoices/{invoices['alice'].pk}/")
     assert detail.status_code == 200 and "Geste" in detail.content.decode()
     assert detail.context["credit_form"] is None  # only finance ops issue credit notes
+
+
+@pytest.mark.parametrize(
+    "month", ["2026-13", "2026-1", "2026-10\n", "2026-\n10", "x" * 300, "99999999999999999999-01"]
+)
+def test_a_bad_month_filter_is_a_400_naming_the_month_in_the_api_and_a_message_on_the_page(
+    world: World, invoices: dict[str, Invoice], month: str
+) -> None:
+    client = client_for(world.staff["finance_ops"])
+    api = client.get("/api/v1/invoices/", {"month": month})
+    assert api.status_code == 400 and api.json()["field"] == "month"
+    page = client.get("/invoices/", {"month": month})
+    assert page.status_code == 200 and len(page.context["page"].object_list) == 2
+    assert "AAAA-MM" in page.content.decode()
+    export = client.get("/invoices/export.csv", {"month": month})
+    assert export.status_code == 200 and "factures-toutes.csv" in export["Content-Disposition"]
+
+
+def test_the_month_filter_is_the_same_in_the_api_and_the_page(
+    world: World, invoices: dict[str, Invoice]
+) -> None:
+    client = client_for(world.staff["finance_ops"])
+    assert client.get("/api/v1/invoices/", {"month": "2026-09"}).json()["count"] == 0
+    assert client.get("/api/v1/invoices/", {"month": "2026-10"}).json()["count"] == 2
+    page = client.get("/invoices/", {"month": "2026-09"})
+    assert page.context["month"] == "2026-09" and not page.context["page"].object_list
+
+
+def test_a_bad_month_for_a_billing_run_is_a_400_naming_the_month(world: World) -> None:
+    client = client_for(world.staff["finance_ops"])
+    api = client.post("/api/v1/billing-runs/", {"month": "2026-1O"})
+    assert api.status_code == 400 and api.json()["field"] == "month"
+    assert client.post("/billing/runs/", {"month": "octobre"}).status_code == 400
+    assert not BillingRun.objects.exists()
 
 
 def test_a_run_silent_for_a_while_is_shown_as_interrupted_and_no_longer_polled(

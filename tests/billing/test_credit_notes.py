@@ -41,7 +41,7 @@ def test_a_full_credit_note_mirrors_the_invoice_and_references_it(world: World) 
     with insurer_scope():
         invoice = invoice_issue(contract=contract, month=OCTOBER)
         note = services.credit_note_issue(
-            invoice=invoice, reason="Résiliation", actor=world.staff["finance_ops"]
+            invoice=invoice, full=True, reason="Résiliation", actor=world.staff["finance_ops"]
         )
         premiums = sorted(line.premium for line in note.lines.all())
     assert note.kind == InvoiceKind.CREDIT_NOTE and note.credits_id == invoice.pk
@@ -71,7 +71,7 @@ def test_credit_notes_never_exceed_the_invoice(world: World) -> None:
         with pytest.raises(Conflict):  # 11.00 + 0.99 = 11.99 > 10.90
             services.credit_note_issue(invoice=invoice, amount=Decimal("11"), reason="x", actor=ops)
         with pytest.raises(Conflict):  # a full credit after a partial one
-            services.credit_note_issue(invoice=invoice, reason="x", actor=ops)
+            services.credit_note_issue(invoice=invoice, full=True, reason="x", actor=ops)
         with pytest.raises(Forbidden):
             services.credit_note_issue(
                 invoice=invoice, amount=Decimal("1"), reason="x", actor=world.alice.finance

@@ -117,7 +117,10 @@ def test_a_credit_note_pdf_names_the_invoice_it_credits(invoice: Invoice, world:
 
     with insurer_scope():
         note = credit_note_issue(
-            invoice=invoice, reason="Garantie annulée", actor=world.staff["finance_ops"]
+            invoice=invoice,
+            full=True,
+            reason="Garantie annulée",
+            actor=world.staff["finance_ops"],
         )
         html = invoice_pdf_html(invoice=note)
         assert invoice_pdf_render(invoice=note).startswith(b"%PDF-")

@@ -80,7 +80,10 @@ def test_numbers_run_per_year_without_gaps_and_credit_notes_take_the_next_one(
     with insurer_scope():
         issued = [invoice_issue(contract=c, month=OCTOBER) for c in contracts]
         note = services.credit_note_issue(
-            invoice=issued[1], reason="Garantie saisie en double", actor=world.staff["finance_ops"]
+            invoice=issued[1],
+            full=True,
+            reason="Garantie saisie en double",
+            actor=world.staff["finance_ops"],
         )
         after = invoice_issue(contract=contracts[0], month=date(2026, 9, 1))
     assert [invoice.number for invoice in issued] == [

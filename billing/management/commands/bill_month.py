@@ -1,10 +1,9 @@
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.forms import parse_month
 from billing.models import BillingRunTrigger
+from billing.premium import parse_month
 from billing.services import billing_run_create, billing_run_execute
 from portal.errors import DomainError
 
@@ -22,8 +21,8 @@ class Command(BaseCommand):
         try:
             first = parse_month(month)
             run = billing_run_create(month=first, trigger=BillingRunTrigger.COMMAND, actor=None)
-        except (ValidationError, DomainError) as error:
-            raise CommandError(getattr(error, "message", None) or str(error)) from error
+        except DomainError as error:
+            raise CommandError(error.message) from error
         run = billing_run_execute(run_id=run.pk)
         self.stdout.write(
             f"{run.month:%Y-%m}: {run.total} contracts, {run.issued} invoices issued, "
