@@ -287,11 +287,14 @@ def billing_month() -> Iterator[Figure]:
 
 def _hundred_line_invoice(policyholder: Organisation) -> Invoice:
     with scopes_disabled():
-        return (
+        invoice = (
             Invoice.objects.filter(policyholder=policyholder, month=MONTH)
             .order_by("sequence")
             .first()
-        )  # type: ignore[return-value]
+        )
+    if invoice is None:
+        raise LookupError(f"no invoice for {MONTH:%Y-%m}: the run above issued none")
+    return invoice
 
 
 def _render_many(invoice_ids: list[str]) -> int:

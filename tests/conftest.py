@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+from pytest_django import Settings
+from pytest_django.live_server_helper import LiveServer
 
 from tests.support.billing import celery_eager
 from tests.support.browser import launched_chromium
 from tests.support.world import World, build_world
+
+if TYPE_CHECKING:  # Playwright itself is imported when a browser is launched.
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture
@@ -20,7 +25,7 @@ def world(db: None) -> World:
 
 
 @pytest.fixture(autouse=True)
-def _plain_http(settings: Any) -> None:
+def _plain_http(settings: Settings) -> None:
     """The test client and the live server speak plain http: no redirect to https."""
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
@@ -37,14 +42,14 @@ def eager_celery() -> Iterator[None]:
 
 
 @pytest.fixture
-def chromium(live_server: object) -> Iterator[Any]:
+def chromium(live_server: LiveServer) -> Iterator[Browser]:
     """Headless Chromium, against the live test server; the test opens its own contexts."""
     with launched_chromium() as browser:
         yield browser
 
 
 @pytest.fixture
-def browser_page(chromium: Any) -> Iterator[Any]:
+def browser_page(chromium: Browser) -> Iterator[Page]:
     """A fresh French page in headless Chromium."""
     context = chromium.new_context(locale="fr-FR")
     page = context.new_page()

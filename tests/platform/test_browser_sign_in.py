@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
 from tests.support.browser import sign_in
 from tests.support.factories import PASSWORD
 from tests.support.world import World
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,10 +29,10 @@ ROLE_HOMES = [
 
 
 def test_every_role_signs_in_and_lands_on_its_home_page(
-    world: World, live_server: object, browser_page: object
+    world: World, live_server: LiveServer, browser_page: Page
 ) -> None:
     page = browser_page
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     for role, path, title in ROLE_HOMES:
         if role == "broker":
             user = world.broker_user
@@ -35,19 +41,19 @@ def test_every_role_signs_in_and_lands_on_its_home_page(
         else:
             user = world.alice.users[role]
         sign_in(page, base, user.username, PASSWORD)
-        page.wait_for_url(f"{base}{path}")  # type: ignore[attr-defined]
-        heading = page.locator("[data-testid=home-title]").inner_text()  # type: ignore[attr-defined]
+        page.wait_for_url(f"{base}{path}")
+        heading = page.locator("[data-testid=home-title]").inner_text()
         assert title in heading, (role, heading)
-        assert user.get_full_name() in page.locator("[data-testid=who]").inner_text()  # type: ignore[attr-defined]
-        page.click("text=Se déconnecter")  # type: ignore[attr-defined]
-        page.wait_for_url(f"{base}/login/")  # type: ignore[attr-defined]
+        assert user.get_full_name() in page.locator("[data-testid=who]").inner_text()
+        page.click("text=Se déconnecter")
+        page.wait_for_url(f"{base}/login/")
 
 
 def test_a_wrong_password_keeps_the_visitor_on_the_login_page(
-    world: World, live_server: object, browser_page: object
+    world: World, live_server: LiveServer, browser_page: Page
 ) -> None:
     page = browser_page
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     sign_in(page, base, world.alice.credit_manager.username, "not-the-password")
-    assert page.url.startswith(f"{base}/login/")  # type: ignore[attr-defined]
-    assert page.locator(".errorlist").count() >= 1  # type: ignore[attr-defined]
+    assert page.url.startswith(f"{base}/login/")
+    assert page.locator(".errorlist").count() >= 1

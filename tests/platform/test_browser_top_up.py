@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
-from tests.support.factories import PASSWORD, BuyerFactory
+from tests.support.browser import login
+from tests.support.factories import BuyerFactory
 from tests.support.world import World
 from underwriting.models import Buyer
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(chromium: Any, base: str, email: str) -> Any:
-    page = chromium.new_context(locale="fr-FR").new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_selector("[data-testid=home-title]")
-    return page
 
 
 def digits(text: str) -> str:
@@ -38,13 +32,14 @@ def buyer(world: World) -> Buyer:
     arbiter = world.staff["arbiter"]
     arbiter.authority_amount = Decimal("100000")
     arbiter.save(update_fields=["authority_amount"])
-    return BuyerFactory(name="Revendeur Navigateur")
+    return BuyerFactory.create(name="Revendeur Navigateur")
 
 
 def test_a_top_up_goes_from_the_wholesaler_to_the_arbiter_and_back(
-    world: World, buyer: Buyer, live_server: Any, chromium: Any
+    world: World, buyer: Buyer, live_server: LiveServer, chromium: Browser
 ) -> None:
     arbiter = world.staff["arbiter"]
+    assert buyer.siren is not None  # the factory always gives one; the model allows a VAT number
     # An IP address: Chromium does not try to upgrade it to https.
     base = live_server.url.replace("localhost", "127.0.0.1")
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django_scopes import scopes_disabled
 
 from portal.models import TenantOwned
+from portal.rls import ENFORCED_ATTR, SETTING_ATTR
 from portal.tenancy import tenant_scope
 from tests.support.clients import client_for
 from tests.support.world import World
@@ -30,12 +31,13 @@ def as_ordinary_role(world: World) -> Iterator[None]:
         cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}")
         cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {PROBE_ROLE}")
         cursor.execute(f"SET ROLE {PROBE_ROLE}")
-    connection.rls_enforced = True  # type: ignore[attr-defined]
-    connection.rls_setting = None  # type: ignore[attr-defined]
+    # Attributes the application keeps on the connection (Django declares none such).
+    setattr(connection, ENFORCED_ATTR, True)
+    setattr(connection, SETTING_ATTR, None)
     try:
         yield
     finally:
-        connection.rls_enforced = False  # type: ignore[attr-defined]
+        setattr(connection, ENFORCED_ATTR, False)
         with connection.cursor() as cursor:
             cursor.execute("RESET ROLE")
 
@@ -104,6 +106,8 @@ def test_the_database_refuses_a_row_written_for_another_tenant(
 
     with tenant_scope([world.alice.organisation.pk]):
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-            ContractFactory(policyholder=world.bob.organisation, status="draft")
-        ContractFactory(policyholder=world.alice.organisation, status="draft", number="UP-OWN-1")
+            ContractFactory.create(policyholder=world.bob.organisation, status="draft")
+        ContractFactory.create(
+            policyholder=world.alice.organisation, status="draft", number="UP-OWN-1"
+        )
         assert "UP-OWN-1" in contract_numbers()

@@ -42,4 +42,4 @@ def test_the_demo_world_is_believable_and_idempotent(db: None) -> None:
     assert len(first["buyers"]) >= 200
     assert first["guarantees"] and first["requests"]
     assert len(first["invoices"]) == 4  # last month billed once, one invoice per contract
-    assert all(siren.is_valid(row[1]) for row in first["buyers"])
+    assert all(siren.is_valid(str(row[1])) for row in first["buyers"])  # row: (pk, siren, grade)

@@ -23,7 +23,7 @@ def guarantee(
     ends_before: date | None = None,
     change: str = GuaranteeChange.GRANT,
 ) -> Guarantee:
-    return GuaranteeFactory(
+    return GuaranteeFactory.create(
         contract=contract,
         buyer=buyer,
         amount=Decimal(amount),

@@ -6,11 +6,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.factories import PASSWORD
+
+if TYPE_CHECKING:  # Playwright itself is imported when a browser is launched.
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -32,7 +35,7 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def launched_chromium() -> Iterator[Any]:
+def launched_chromium() -> Iterator[Browser]:
     """Headless Chromium; Playwright's sync API runs an event loop in this thread, the ORM
     calls made by the test itself are synchronous and safe."""
     require_chromium()
@@ -54,14 +57,14 @@ def launched_chromium() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def sign_in(page: object, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/login/")  # type: ignore[attr-defined]
-    page.fill("#id_username", username)  # type: ignore[attr-defined]
-    page.fill("#id_password", password)  # type: ignore[attr-defined]
-    page.click("button[type=submit].primary")  # type: ignore[attr-defined]
+def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit].primary")
 
 
-def login(chromium: Any, base: str, email: str) -> Any:
+def login(chromium: Browser, base: str, email: str) -> Page:
     """A new French page in its own context, signed in and on the user's home page."""
     page = chromium.new_context(locale="fr-FR").new_page()
     page.set_default_timeout(10_000)

@@ -35,12 +35,13 @@ def siren_for(n: int) -> str:
     return base + luhn.calc_check_digit(base)
 
 
-class OrganisationFactory(factory.django.DjangoModelFactory):
+class OrganisationFactory(factory.django.DjangoModelFactory[Organisation]):
     class Meta:
         model = Organisation
 
     kind = OrganisationKind.POLICYHOLDER
-    name = factory.Sequence(lambda n: f"Grossiste {n}")
+    # A declaration here, a plain value in InsurerFactory: factory_boy takes either.
+    name: factory.declarations.BaseDeclaration | str = factory.Sequence(lambda n: f"Grossiste {n}")
     siren = factory.Sequence(lambda n: siren_for(n))
 
 
@@ -54,7 +55,13 @@ class BrokerFactory(OrganisationFactory):
     name = factory.Sequence(lambda n: f"Courtier {n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+def _persist_password(user: User, create: bool, extracted: object, **kwargs: object) -> None:
+    """Saves the password `set_password` hashed (the factory skips the post-generation save)."""
+    if create:
+        user.save(update_fields=["password"])
+
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -66,14 +73,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     role = Role.CREDIT_MANAGER
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def persist_password(self, create: bool, extracted: object, **kwargs: object) -> None:
-        if create:
-            self.save(update_fields=["password"])
+    # After `password`: post-generation declarations run in the order they were written.
+    persist_password = factory.PostGeneration(_persist_password)
 
 
-class MandateFactory(factory.django.DjangoModelFactory):
+class MandateFactory(factory.django.DjangoModelFactory[Mandate]):
     class Meta:
         model = Mandate
 
@@ -82,7 +86,7 @@ class MandateFactory(factory.django.DjangoModelFactory):
     starts_on = date(2026, 1, 1)
 
 
-class BuyerFactory(factory.django.DjangoModelFactory):
+class BuyerFactory(factory.django.DjangoModelFactory[Buyer]):
     class Meta:
         model = Buyer
 
@@ -91,7 +95,7 @@ class BuyerFactory(factory.django.DjangoModelFactory):
     grade = 7
 
 
-class ContractFactory(factory.django.DjangoModelFactory):
+class ContractFactory(factory.django.DjangoModelFactory[Contract]):
     class Meta:
         model = Contract
 
@@ -104,7 +108,7 @@ class ContractFactory(factory.django.DjangoModelFactory):
     monthly_rate = Decimal("0.0012")
 
 
-class GuaranteeFactory(factory.django.DjangoModelFactory):
+class GuaranteeFactory(factory.django.DjangoModelFactory[Guarantee]):
     """One period `[from, to)` of a top-up limit; `ends_before=None` is open-ended."""
 
     class Meta:
@@ -119,7 +123,7 @@ class GuaranteeFactory(factory.django.DjangoModelFactory):
     change = GuaranteeChange.GRANT
 
 
-class GuaranteeRequestFactory(factory.django.DjangoModelFactory):
+class GuaranteeRequestFactory(factory.django.DjangoModelFactory[GuaranteeRequest]):
     """An open request written directly; `tests.support.underwriting.submit` goes through the
     service and its rules."""
 
@@ -142,7 +146,7 @@ class GuaranteeRequestFactory(factory.django.DjangoModelFactory):
     due_at = factory.LazyAttribute(lambda request: request.submitted_at + timedelta(hours=48))
 
 
-class DecisionFactory(factory.django.DjangoModelFactory):
+class DecisionFactory(factory.django.DjangoModelFactory[Decision]):
     """Written in one INSERT: a database trigger refuses any update of a decision."""
 
     class Meta:
@@ -155,7 +159,7 @@ class DecisionFactory(factory.django.DjangoModelFactory):
     decided_at = factory.LazyFunction(timezone.now)
 
 
-class InvoiceFactory(factory.django.DjangoModelFactory):
+class InvoiceFactory(factory.django.DjangoModelFactory[Invoice]):
     """An issued invoice written directly, numbered far above what a test run issues;
     `billing.services.invoice_issue` computes a real one."""
 
@@ -189,7 +193,7 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     )
 
 
-class InvoiceLineFactory(factory.django.DjangoModelFactory):
+class InvoiceLineFactory(factory.django.DjangoModelFactory[InvoiceLine]):
     class Meta:
         model = InvoiceLine
 

@@ -60,7 +60,7 @@ def objects_for(world: World, tenant: Tenant) -> TenantObjects:
     """An open request and a guarantee in force for `tenant`, built once per world."""
     key = (id(world), tenant.organisation.name)
     if key not in _OBJECTS:
-        buyer = BuyerFactory()
+        buyer = BuyerFactory.create()
         granted = submit(tenant, buyer)
         senior = world.staff["senior_arbiter"]
         with acting_as(senior):
@@ -68,6 +68,6 @@ def objects_for(world: World, tenant: Tenant) -> TenantObjects:
                 request_id=granted.pk, outcome="approved", actor=senior
             )
             guarantee = Guarantee.objects.get(contract=tenant.contract, buyer=buyer)
-        request = submit(tenant, BuyerFactory(), top_up="30000")
+        request = submit(tenant, BuyerFactory.create(), top_up="30000")
         _OBJECTS[key] = TenantObjects(request=request, guarantee=guarantee, buyer=buyer)
     return _OBJECTS[key]

@@ -53,21 +53,23 @@ class World:
 
 
 def make_tenant(name: str, arbiter: User, *, with_contract: bool = True) -> Tenant:
-    organisation = OrganisationFactory(
+    organisation = OrganisationFactory.create(
         name=f"{name.title()} Distribution", dedicated_arbiter=arbiter
     )
-    contract = ContractFactory(policyholder=organisation) if with_contract else None
-    users = {
-        role: UserFactory(username=f"{role}@{name}.test", organisation=organisation, role=role)
+    contract = ContractFactory.create(policyholder=organisation) if with_contract else None
+    users: dict[str, User] = {
+        role: UserFactory.create(
+            username=f"{role}@{name}.test", organisation=organisation, role=role
+        )
         for role in (Role.CREDIT_MANAGER, Role.FINANCE, Role.ORG_ADMIN)
     }
     return Tenant(organisation=organisation, users=users, owned_contract=contract)
 
 
 def build_world() -> World:
-    insurer = InsurerFactory()
-    staff = {
-        role: UserFactory(
+    insurer = InsurerFactory.create()
+    staff: dict[str, User] = {
+        role: UserFactory.create(
             username=f"{role}@insurer.test",
             organisation=insurer,
             role=role,
@@ -86,9 +88,11 @@ def build_world() -> World:
     alice = make_tenant("alice", arbiter)
     bob = make_tenant("bob", arbiter)
     charlie = make_tenant("charlie", arbiter, with_contract=False)
-    broker = BrokerFactory(name="Courtier Test")
-    broker_user = UserFactory(username="broker@broker.test", organisation=broker, role=Role.BROKER)
-    MandateFactory(broker=broker, policyholder=alice.organisation)
+    broker = BrokerFactory.create(name="Courtier Test")
+    broker_user = UserFactory.create(
+        username="broker@broker.test", organisation=broker, role=Role.BROKER
+    )
+    MandateFactory.create(broker=broker, policyholder=alice.organisation)
     return World(
         insurer=insurer,
         staff=staff,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from django.test import Client
-from rest_framework.authtoken.models import Token
-
-from tests.support.clients import client_for
+from tests.support.clients import client_for, token_client
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import scope_of
 from tests.support.world import World
@@ -20,14 +17,9 @@ SEED = {
 }
 
 
-def token_client(user) -> Client:  # type: ignore[no-untyped-def]
-    token, _ = Token.objects.get_or_create(user=user)
-    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
-
-
 def test_a_retried_post_with_the_same_idempotency_key_creates_one_request(world: World) -> None:
     client = token_client(world.alice.credit_manager)
-    body = {**SEED, "buyer": str(BuyerFactory().pk)}
+    body = {**SEED, "buyer": str(BuyerFactory.create().pk)}
     first = client.post(
         "/api/v1/guarantee-requests/",
         body,
@@ -58,7 +50,7 @@ def test_a_breach_answers_400_with_the_rule_and_the_largest_top_up(world: World)
     client = token_client(world.alice.credit_manager)
     answer = client.post(
         "/api/v1/guarantee-requests/",
-        {**SEED, "requested_top_up": "80000", "buyer": str(BuyerFactory().pk)},
+        {**SEED, "requested_top_up": "80000", "buyer": str(BuyerFactory.create().pk)},
         content_type="application/json",
     )
     assert answer.status_code == 400
@@ -105,7 +97,7 @@ def test_the_limits_endpoint_gives_the_seed_example(world: World) -> None:
             "exposure": "100000",
             "primary_percent": "40",
             "credit_term_days": 60,
-            "buyer": str(BuyerFactory().pk),
+            "buyer": str(BuyerFactory.create().pk),
         },
         content_type="application/json",
     ).json()
@@ -113,7 +105,7 @@ def test_the_limits_endpoint_gives_the_seed_example(world: World) -> None:
 
 
 def test_the_arbiter_decides_and_the_coverage_check_answers(world: World) -> None:
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     wholesaler = token_client(world.alice.credit_manager)
     created = wholesaler.post(
         "/api/v1/guarantee-requests/",
@@ -161,7 +153,7 @@ def test_the_arbiter_decides_and_the_coverage_check_answers(world: World) -> Non
 def test_bob_cannot_use_alices_contract(world: World) -> None:
     answer = token_client(world.bob.credit_manager).post(
         "/api/v1/guarantee-requests/",
-        {**SEED, "buyer": str(BuyerFactory().pk), "contract": str(world.alice.contract.pk)},
+        {**SEED, "buyer": str(BuyerFactory.create().pk), "contract": str(world.alice.contract.pk)},
         content_type="application/json",
     )
     assert answer.status_code == 400 and "contract" in answer.json()
@@ -170,7 +162,7 @@ def test_bob_cannot_use_alices_contract(world: World) -> None:
 def test_finance_users_read_but_do_not_submit(world: World) -> None:
     answer = token_client(world.alice.finance).post(
         "/api/v1/guarantee-requests/",
-        {**SEED, "buyer": str(BuyerFactory().pk)},
+        {**SEED, "buyer": str(BuyerFactory.create().pk)},
         content_type="application/json",
     )
     assert answer.status_code == 404
@@ -180,7 +172,7 @@ def test_finance_users_read_but_do_not_submit(world: World) -> None:
 def test_the_broker_submits_for_its_mandated_policyholder(world: World) -> None:
     answer = token_client(world.broker_user).post(
         "/api/v1/guarantee-requests/",
-        {**SEED, "buyer": str(BuyerFactory().pk), "contract": str(world.alice.contract.pk)},
+        {**SEED, "buyer": str(BuyerFactory.create().pk), "contract": str(world.alice.contract.pk)},
         content_type="application/json",
     )
     assert answer.status_code == 201

@@ -17,8 +17,8 @@ from tests.support.world import World
 
 def test_the_queue_is_mine_by_default_oldest_due_first_and_filters(world: World) -> None:
     arbiter = world.staff["arbiter"]
-    first = submit(world.alice, BuyerFactory(grade=3), top_up="10000")
-    second = submit(world.bob, BuyerFactory(grade=8), top_up="30000")
+    first = submit(world.alice, BuyerFactory.create(grade=3), top_up="10000")
+    second = submit(world.bob, BuyerFactory.create(grade=8), top_up="30000")
     client = client_for(arbiter)
     rows = list(client.get("/backoffice/queue/").context["page"].object_list)
     assert rows == [first, second]
@@ -32,11 +32,11 @@ def test_the_queue_is_mine_by_default_oldest_due_first_and_filters(world: World)
 
 def test_the_queue_costs_the_same_queries_with_more_requests(world: World) -> None:
     client = client_for(world.staff["arbiter"])
-    submit(world.alice, BuyerFactory())
+    submit(world.alice, BuyerFactory.create())
     with CaptureQueriesContext(connection) as few:
         client.get("/backoffice/queue/")
     for _ in range(8):
-        submit(world.bob, BuyerFactory(), top_up="1000")
+        submit(world.bob, BuyerFactory.create(), top_up="1000")
     with CaptureQueriesContext(connection) as more:
         client.get("/backoffice/queue/")
     assert len(more) == len(few)
@@ -46,7 +46,7 @@ def test_the_arbiter_decides_from_the_page_and_the_wholesaler_sees_the_cover(wor
     arbiter = world.staff["arbiter"]
     arbiter.authority_amount = Decimal("100000")
     arbiter.save(update_fields=["authority_amount"])
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     request = submit(world.alice, buyer)
     answer = client_for(arbiter).post(
         f"/backoffice/requests/{request.pk}/",
@@ -73,7 +73,7 @@ def test_the_arbiter_decides_from_the_page_and_the_wholesaler_sees_the_cover(wor
 
 def test_the_risk_file_adds_up_the_insurers_exposure_across_policyholders(world: World) -> None:
     senior = world.staff["senior_arbiter"]
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     from underwriting import services
 
     for tenant in (world.alice, world.bob):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from portal.errors import Forbidden, RuleViolation
-from portal.models import Notification
+from portal.models import Notification, User
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import acting_as
 from tests.support.underwriting import submit
@@ -32,7 +32,7 @@ def _acting_as_the_insurer(world: World) -> Iterator[None]:
 
 
 @pytest.fixture
-def arbiter(world: World):  # type: ignore[no-untyped-def]
+def arbiter(world: World) -> User:
     user = world.staff["arbiter"]
     user.authority_amount = D("50000")
     user.save(update_fields=["authority_amount"])
@@ -40,9 +40,9 @@ def arbiter(world: World):  # type: ignore[no-untyped-def]
 
 
 def test_a_decision_above_the_arbiters_authority_waits_for_a_senior_countersignature(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
+    world: World, arbiter: User
+) -> None:
+    buyer = BuyerFactory.create()
     request = submit(world.alice, buyer, top_up="60000")
     result = services.guarantee_request_decide(
         request_id=request.pk, outcome="approved", actor=arbiter
@@ -59,15 +59,14 @@ def test_a_decision_above_the_arbiters_authority_waits_for_a_senior_countersigna
     assert signed.decision is not None
     assert signed.decision.decided_by == arbiter
     assert signed.decision.countersigned_by == senior
-    assert selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer).amount == D(
-        "60000.00"
-    )
+    in_force = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
+    assert in_force is not None and in_force.amount == D("60000.00")
 
 
 def test_an_arbiter_cannot_countersign_and_a_declined_proposal_goes_back_to_the_queue(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory(), top_up="60000")
+    world: World, arbiter: User
+) -> None:
+    request = submit(world.alice, BuyerFactory.create(), top_up="60000")
     services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
     with pytest.raises(Forbidden):
         services.pending_decision_countersign(request_id=request.pk, actor=arbiter, approve=True)

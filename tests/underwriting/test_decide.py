@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
+from pytest_django import Settings
 
 from portal.errors import Conflict, DomainError, RuleViolation
+from portal.models import User
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import acting_as
 from tests.support.underwriting import submit
@@ -34,15 +36,15 @@ def _acting_as_the_insurer(world: World) -> Iterator[None]:
 
 
 @pytest.fixture
-def arbiter(world: World):  # type: ignore[no-untyped-def]
+def arbiter(world: World) -> User:
     user = world.staff["arbiter"]
     user.authority_amount = D("50000")
     user.save(update_fields=["authority_amount"])
     return user
 
 
-def test_granting_40_000_on_the_seed_example_covers_80_percent(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
+def test_granting_40_000_on_the_seed_example_covers_80_percent(world: World, arbiter: User) -> None:
+    buyer = BuyerFactory.create()
     request = submit(world.alice, buyer)
     result = services.guarantee_request_decide(
         request_id=request.pk, outcome="approved", actor=arbiter
@@ -64,8 +66,10 @@ def test_granting_40_000_on_the_seed_example_covers_80_percent(world: World, arb
     assert not too_big.fits and too_big.headroom == D("-10000.00")
 
 
-def test_a_refusal_never_needs_a_countersignature_but_needs_a_reason(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory(), top_up="60000")
+def test_a_refusal_never_needs_a_countersignature_but_needs_a_reason(
+    world: World, arbiter: User
+) -> None:
+    request = submit(world.alice, BuyerFactory.create(), top_up="60000")
     with pytest.raises(RuleViolation) as refused:
         services.guarantee_request_decide(request_id=request.pk, outcome="refused", actor=arbiter)
     assert refused.value.field == "rationale"
@@ -76,9 +80,9 @@ def test_a_refusal_never_needs_a_countersignature_but_needs_a_reason(world: Worl
 
 
 def test_a_partial_approval_must_be_below_the_request_and_within_the_rules(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory())
+    world: World, arbiter: User
+) -> None:
+    request = submit(world.alice, BuyerFactory.create())
     with pytest.raises(RuleViolation) as above:
         services.guarantee_request_decide(
             request_id=request.pk,
@@ -103,21 +107,23 @@ def test_instant_approval_within_the_discretionary_limit(world: World) -> None:
     contract.discretionary_limit = D("20000")
     contract.instant_min_grade = 6
     contract.save(update_fields=["discretionary_limit", "instant_min_grade"])
-    request = submit(world.alice, BuyerFactory(grade=7), top_up="20000")
+    request = submit(world.alice, BuyerFactory.create(grade=7), top_up="20000")
     assert request.status == RequestStatus.APPROVED
     decision = Decision.objects.get(request=request)
     assert decision.instant and decision.decided_by is None
     # Above the limit, or on a weaker buyer, the arbiter decides.
-    assert submit(world.alice, BuyerFactory(grade=7), top_up="20000.01").status == "open"
-    assert submit(world.alice, BuyerFactory(grade=5), top_up="10000").status == "open"
+    assert submit(world.alice, BuyerFactory.create(grade=7), top_up="20000.01").status == "open"
+    assert submit(world.alice, BuyerFactory.create(grade=5), top_up="10000").status == "open"
     assert (
-        submit(world.alice, BuyerFactory(grade=9, proceedings="safeguard"), top_up="10000").status
+        submit(
+            world.alice, BuyerFactory.create(grade=9, proceedings="safeguard"), top_up="10000"
+        ).status
         == "open"
     )
 
 
-def test_decisions_cannot_be_edited_or_deleted(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    request = submit(world.alice, BuyerFactory())
+def test_decisions_cannot_be_edited_or_deleted(world: World, arbiter: User) -> None:
+    request = submit(world.alice, BuyerFactory.create())
     decision = services.guarantee_request_decide(
         request_id=request.pk, outcome="approved", actor=arbiter
     ).decision
@@ -134,14 +140,14 @@ def test_decisions_cannot_be_edited_or_deleted(world: World, arbiter) -> None:  
 
 @pytest.mark.django_db(transaction=True)
 def test_two_arbiters_deciding_at_the_same_moment_produce_exactly_one_decision(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
+    world: World, arbiter: User
+) -> None:
     senior = world.staff["senior_arbiter"]
-    request = submit(world.alice, BuyerFactory())
+    request = submit(world.alice, BuyerFactory.create())
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
-    def decide(user, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    def decide(user: User, outcome: str) -> None:
         try:
             with acting_as(user):
                 barrier.wait(timeout=5)
@@ -168,14 +174,16 @@ def test_two_arbiters_deciding_at_the_same_moment_produce_exactly_one_decision(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_decision_emails_are_sent_after_commit(world: World, arbiter, settings) -> None:  # type: ignore[no-untyped-def]
+def test_decision_emails_are_sent_after_commit(
+    world: World, arbiter: User, settings: Settings
+) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     from unlockplus.celery import app
 
     app.conf.task_always_eager = True
     try:
-        request = submit(world.alice, BuyerFactory())
+        request = submit(world.alice, BuyerFactory.create())
         mail.outbox.clear()
         services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
     finally:

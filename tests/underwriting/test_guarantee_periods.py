@@ -4,7 +4,7 @@ seasonal limits and liquidations end them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,20 +12,23 @@ from django.db import IntegrityError, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 
 from portal.errors import RuleViolation
-from portal.models import AuditEvent, Notification
+from portal.models import AuditEvent, Notification, User
 from portal.timeutils import business_today
 from tests.support.factories import BuyerFactory, GuaranteeFactory
 from tests.support.scopes import acting_as
 from tests.support.underwriting import submit
-from tests.support.world import World
+from tests.support.world import Tenant, World
 from underwriting import selectors, services
 from underwriting.models import (
+    Buyer,
     Guarantee,
     GuaranteeChange,
     SeasonalExpiry,
 )
 
 D = Decimal
+# (top-up, primary, from, before, change) of one period; `before` None is open-ended.
+Period = tuple[Decimal, Decimal, date | None, date | None, str]
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +39,14 @@ def _acting_as_the_insurer(world: World) -> Iterator[None]:
 
 
 @pytest.fixture
-def arbiter(world: World):  # type: ignore[no-untyped-def]
+def arbiter(world: World) -> User:
     user = world.staff["arbiter"]
     user.authority_amount = D("50000")
     user.save(update_fields=["authority_amount"])
     return user
 
 
-def periods(tenant, buyer) -> list[tuple]:  # type: ignore[no-untyped-def]
+def periods(tenant: Tenant, buyer: Buyer) -> list[Period]:
     return [
         (g.amount, g.primary_amount, g.period.lower, g.period.upper, g.change)
         for g in Guarantee.objects.filter(contract=tenant.contract, buyer=buyer).order_by("period")
@@ -52,7 +55,7 @@ def periods(tenant, buyer) -> list[tuple]:  # type: ignore[no-untyped-def]
 
 def test_history_is_never_rewritten_and_only_a_plan_may_be_removed(world: World) -> None:
     today = business_today()
-    history = GuaranteeFactory(
+    history = GuaranteeFactory.create(
         contract=world.alice.contract, period=DateRange(today - timedelta(days=3), None)
     )
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -60,7 +63,7 @@ def test_history_is_never_rewritten_and_only_a_plan_may_be_removed(world: World)
     with pytest.raises(IntegrityError), transaction.atomic():
         Guarantee.objects.filter(pk=history.pk).delete()
     # A period that has not started is a plan: an insurer change may replace it.
-    plan = GuaranteeFactory(
+    plan = GuaranteeFactory.create(
         contract=world.alice.contract, period=DateRange(today + timedelta(days=3), None)
     )
     Guarantee.objects.filter(pk=plan.pk).delete()
@@ -68,7 +71,7 @@ def test_history_is_never_rewritten_and_only_a_plan_may_be_removed(world: World)
 
 
 def test_the_database_refuses_overlapping_periods(world: World) -> None:
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     today = business_today()
     common = {
         "policyholder": world.alice.organisation,
@@ -84,12 +87,15 @@ def test_the_database_refuses_overlapping_periods(world: World) -> None:
         )
 
 
-def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
+def test_a_reduction_starts_a_new_period_and_is_never_retroactive(
+    world: World, arbiter: User
+) -> None:
+    buyer = BuyerFactory.create()
     today = business_today()
     request = submit(world.alice, buyer)
     services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
     current = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
+    assert current is not None
     with pytest.raises(RuleViolation) as retro:
         services.guarantee_reduce(
             guarantee=current,
@@ -109,6 +115,7 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
     ]
     assert AuditEvent.objects.filter(action="guarantee.plan_replaced").count() == 1
     current = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer)
+    assert current is not None
     reduce_on = today + timedelta(days=10)
     services.guarantee_reduce(
         guarantee=current,
@@ -125,8 +132,9 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
     before = selectors.guarantee_in_force(
         contract=world.alice.contract, buyer=buyer, on=reduce_on - timedelta(days=1)
     )
-    assert before.amount == D("30000.00")
+    assert before is not None and before.amount == D("30000.00")
     later = selectors.guarantee_in_force(contract=world.alice.contract, buyer=buyer, on=reduce_on)
+    assert later is not None
     services.guarantee_cancel(
         guarantee=later, effective_on=reduce_on + timedelta(days=5), actor=arbiter, reason="Fin"
     )
@@ -134,9 +142,9 @@ def test_a_reduction_starts_a_new_period_and_is_never_retroactive(world: World, 
 
 
 def test_the_top_up_follows_a_lower_primary_and_ends_when_it_reaches_zero(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
+    world: World, arbiter: User
+) -> None:
+    buyer = BuyerFactory.create()
     today = business_today()
     request = submit(world.alice, buyer)
     services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)
@@ -174,11 +182,11 @@ def test_the_top_up_follows_a_lower_primary_and_ends_when_it_reaches_zero(
 
 
 def test_a_seasonal_limit_ends_by_itself_and_the_policyholder_is_told(
-    world: World, arbiter
-) -> None:  # type: ignore[no-untyped-def]
+    world: World, arbiter: User
+) -> None:
     from underwriting.tasks import expire_seasonal_limits
 
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     today = business_today()
     request = submit(world.alice, buyer, reason="seasonal", seasonal_until=today)
     services.guarantee_request_decide(
@@ -196,8 +204,8 @@ def test_a_seasonal_limit_ends_by_itself_and_the_policyholder_is_told(
     ).exists()
 
 
-def test_liquidation_ends_the_top_ups_from_the_judgment_date(world: World, arbiter) -> None:  # type: ignore[no-untyped-def]
-    buyer = BuyerFactory()
+def test_liquidation_ends_the_top_ups_from_the_judgment_date(world: World, arbiter: User) -> None:
+    buyer = BuyerFactory.create()
     for tenant in (world.alice, world.bob):
         request = submit(tenant, buyer)
         services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=arbiter)

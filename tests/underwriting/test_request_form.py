@@ -13,7 +13,7 @@ from underwriting.models import Buyer, GuaranteeRequest
 
 
 def test_the_form_shows_the_largest_top_up_and_why_as_the_user_types(world: World) -> None:
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     client = client_for(world.alice.credit_manager)
     url = f"/contracts/{world.alice.contract.pk}/buyers/{buyer.pk}/request/limits/"
     answer = client.get(
@@ -29,7 +29,7 @@ def test_the_form_shows_the_largest_top_up_and_why_as_the_user_types(world: Worl
 
 
 def test_a_refused_request_shows_the_rule_on_the_field(world: World) -> None:
-    buyer = BuyerFactory()
+    buyer = BuyerFactory.create()
     client = client_for(world.alice.credit_manager)
     answer = client.post(
         f"/contracts/{world.alice.contract.pk}/buyers/{buyer.pk}/request/",
@@ -63,7 +63,7 @@ def test_searching_an_unknown_valid_siren_offers_to_create_the_buyer(world: Worl
 
 
 def test_the_wholesaler_withdraws_an_open_request(world: World) -> None:
-    request = submit(world.alice, BuyerFactory())
+    request = submit(world.alice, BuyerFactory.create())
     client = client_for(world.alice.credit_manager)
     client.post(f"/requests/{request.pk}/withdraw/")
     with scope_of(world.alice):

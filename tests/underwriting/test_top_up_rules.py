@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 import pytest
 
 from portal.errors import RuleViolation
-from underwriting.rules import top_up_limits
+from underwriting.rules import TopUpLimits, top_up_limits
 
 D = Decimal
 
 
-def seed(**kwargs: object):  # type: ignore[no-untyped-def]
-    return top_up_limits(exposure=D("100000"), primary=D("40000"), multiple=D("2"), **kwargs)
+class Terms(TypedDict, total=False):
+    """The keyword arguments of `top_up_limits` besides the seed's E, P and multiple."""
+
+    credit_term_days: int | None
+    max_credit_term_days: int | None
+    contract_active: bool
+    contract_number: str
+    buyer_in_liquidation: bool
+    aggregate_cap: Decimal | None
+    aggregate_in_force_elsewhere: Decimal
+
+
+def seed(**terms: Unpack[Terms]) -> TopUpLimits:
+    return top_up_limits(exposure=D("100000"), primary=D("40000"), multiple=D("2"), **terms)
 
 
 def test_the_seed_example_allows_at_most_60_000_because_of_the_exposure() -> None:
