@@ -191,7 +191,9 @@ def decision_record(
             ),
             change=change,
             actor=decided_by,
-            note=data.rationale,
+            # The period's note is shown to the policyholder (its guarantee history, the API):
+            # the message to the client, never the internal note (kept on the decision).
+            note=data.client_message,
             decision=decision,
         )
     return decision

@@ -9,6 +9,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
+from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -220,11 +221,16 @@ def guarantees_end_on_liquidation(*, buyer: Buyer, judgment_on: date, actor: Use
     """Liquidation ends every top-up on the buyer from the judgment date, the one case where an
     end may lie in the past (call with the scope of all policyholders). Returns how many
     top-ups it ended."""
-    ended = list(
-        Guarantee.objects.filter(buyer=buyer, period__contains=judgment_on)
+    # Not only the period in force on the judgment date: a top-up granted since (the judgment
+    # is published late) or planned to start later ends too. One per contract.
+    first_after: dict[object, Guarantee] = {}
+    for guarantee in (
+        Guarantee.objects.filter(buyer=buyer, period__overlap=DateRange(judgment_on, None, "[)"))
         .select_related("contract__policyholder", "buyer", "policyholder")
-        .order_by("contract_id")
-    )
+        .order_by("contract_id", "period")
+    ):
+        first_after.setdefault(guarantee.contract_id, guarantee)
+    ended = list(first_after.values())
     count = guarantees_end(
         guarantees=ended,
         on=judgment_on,
