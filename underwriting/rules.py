@@ -8,6 +8,7 @@ rule in plain words and the largest amount that passes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.utils.formats import number_format
@@ -17,6 +18,22 @@ from portal.errors import RuleViolation
 from portal.money import CENT as CENT
 from portal.money import ZERO as ZERO
 from portal.money import money as money
+
+# A seasonal limit covers a season: its end lies at most this far after its start.
+SEASONAL_MAX = timedelta(days=731)
+
+
+def seasonal_end_check(*, starts_on: date, ends_on: date | None, field: str) -> None:
+    """Refuse a seasonal end before the start or beyond `SEASONAL_MAX` after it."""
+    if ends_on is None:
+        return
+    if ends_on < starts_on:
+        raise RuleViolation(_("La fin de validité précède la date d'effet."), field=field)
+    if ends_on > starts_on + SEASONAL_MAX:
+        raise RuleViolation(
+            _("Une limite saisonnière dure au plus deux ans : choisissez une fin plus proche."),
+            field=field,
+        )
 
 
 def eur(value: Decimal) -> str:

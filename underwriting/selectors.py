@@ -299,4 +299,3 @@ def pending_decision(*, request: GuaranteeRequest) -> PendingDecision | None:
         .select_related("proposed_by")
         .first()
     )
-

@@ -37,7 +37,7 @@ from portal.errors import RuleViolation
 from portal.events import events_record_bulk
 from portal.models import Organisation, OrganisationKind, User
 from portal.timeutils import business_date, business_today
-from underwriting.models import Contract
+from underwriting.models import Contract, ContractStatus
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,14 @@ def _invoice_document(
     )
 
 
+def _in_force_in(contract: Contract, month: date) -> bool:
+    return (
+        contract.status != ContractStatus.DRAFT
+        and contract.starts_on < month_after(month)
+        and (contract.ends_on is None or contract.ends_on >= month)
+    )
+
+
 def issue_invoices(
     *,
     contracts: Sequence[Contract],
@@ -197,7 +205,12 @@ def issue_invoices(
             kind=InvoiceKind.INVOICE, month=month, contract__in=[c.pk for c in contracts]
         ).values_list("contract_id", flat=True)
     )
-    contracts = [contract for contract in contracts if contract.pk not in invoiced]
+    # A contract is billed only for a month that meets its own dates (never a draft).
+    contracts = [
+        contract
+        for contract in contracts
+        if contract.pk not in invoiced and _in_force_in(contract, month)
+    ]
     if not contracts:
         return []
     with connection.cursor() as cursor:

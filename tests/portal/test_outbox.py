@@ -18,8 +18,8 @@ from kombu.exceptions import OperationalError
 from portal import outbox, tasks
 from portal.models import AuditEvent, Delivery, DeliveryChannel, DeliveryStatus, Notification, User
 from tests.support.billing import celery_eager
+from tests.support.factories import BuyerFactory
 from tests.support.scopes import acting_as
-from tests.support.typed_factories import make_buyer
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import services
@@ -31,7 +31,7 @@ CaptureCallbacks = Callable[..., Any]
 def decide(world: World) -> GuaranteeRequest:
     """alice's request, approved by the senior arbiter: alice's credit manager and org admin
     are each to receive one e-mail about it."""
-    request = submit(world.alice, make_buyer(name="Quincaillerie Martin"))
+    request = submit(world.alice, BuyerFactory.create(name="Quincaillerie Martin"))
     senior = world.staff["senior_arbiter"]
     with acting_as(senior):
         services.guarantee_request_decide(request_id=request.pk, outcome="approved", actor=senior)

@@ -17,8 +17,8 @@ from portal.models import AuditEvent, Notification, Role, User
 from portal.timeutils import business_today
 from tests.support.billing import guarantee
 from tests.support.clients import client_for
+from tests.support.factories import BuyerFactory, ContractFactory, GuaranteeFactory
 from tests.support.scopes import acting_as, insurer_scope
-from tests.support.typed_factories import make_buyer, make_contract, make_guarantee
 from tests.support.world import World
 from underwriting import services
 from underwriting.models import (
@@ -49,9 +49,9 @@ class Book:
 def book(world: World) -> Book:
     since = business_today() - timedelta(days=30)
     planned = business_today() + timedelta(days=21)
-    a, b = make_buyer(name="Acheteur A"), make_buyer(name="Acheteur B")
+    a, b = BuyerFactory.create(name="Acheteur A"), BuyerFactory.create(name="Acheteur B")
     for buyer in (a, b):
-        make_guarantee(
+        GuaranteeFactory.create(
             contract=world.alice.contract,
             buyer=buyer,
             amount=D("40000"),
@@ -221,10 +221,10 @@ SEPTEMBER, OCTOBER = date(2026, 9, 1), date(2026, 10, 1)
 def ended_contract(basis: str, last_day: date) -> tuple[Contract, Buyer]:
     """A contract terminated with `last_day` as its last covered day, as the service writes it;
     its buyer's period is left open, so only the contract's dates can bound the premium."""
-    contract = make_contract(
+    contract = ContractFactory.create(
         premium_basis=basis, status=ContractStatus.TERMINATED, ends_on=last_day
     )
-    buyer = make_buyer(name="Négoce Durand")
+    buyer = BuyerFactory.create(name="Négoce Durand")
     guarantee(contract, buyer, "30000", date(2026, 8, 1))
     return contract, buyer
 
@@ -263,12 +263,12 @@ def test_a_contract_terminated_mid_month_is_billed_prorata_for_its_last_days_onl
 def test_the_same_contract_with_the_period_closed_as_the_service_closes_it_bills_the_same(
     world: World,
 ) -> None:
-    contract = make_contract(
+    contract = ContractFactory.create(
         premium_basis=PremiumBasis.PRORATA,
         status=ContractStatus.TERMINATED,
         ends_on=date(2026, 10, 14),
     )
-    buyer = make_buyer(name="Négoce Durand")
+    buyer = BuyerFactory.create(name="Négoce Durand")
     guarantee(contract, buyer, "30000", date(2026, 8, 1), date(2026, 10, 15))
     with insurer_scope():
         october = invoice_issue(contract=contract, month=OCTOBER)
@@ -299,3 +299,12 @@ def test_a_peak_basis_contract_ended_mid_month_is_billed_the_peak_of_its_days(
     guarantee(contract, buyer, "50000", date(2026, 10, 20), None, GuaranteeChange.INCREASE)
     october = run_month(OCTOBER)[contract.pk]
     assert lines(october) == [("Négoce Durand", D("30000.00"), 14, D("36.00"))]
+
+
+def test_a_month_after_the_end_is_not_invoiced_even_with_a_minimum_premium(world: World) -> None:
+    contract, _ = ended_contract(PremiumBasis.PEAK, date(2026, 8, 31))
+    contract.minimum_premium = D("50.00")
+    contract.save(update_fields=["minimum_premium"])
+    with insurer_scope():
+        assert invoice_issue(contract=contract, month=OCTOBER) is None
+        assert not Invoice.objects.filter(contract=contract).exists()

@@ -17,8 +17,8 @@ from portal.models import Notification, Role, User
 from portal.timeutils import business_today
 from tests.support.billing import celery_eager
 from tests.support.clients import client_for, token_client
+from tests.support.factories import BuyerFactory
 from tests.support.scopes import acting_as, scope_of
-from tests.support.typed_factories import make_buyer
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import services
@@ -38,7 +38,7 @@ def arbiter(world: World) -> User:
 
 @pytest.fixture
 def buyer() -> Buyer:
-    return make_buyer(name="Matériaux Bernard")
+    return BuyerFactory.create(name="Matériaux Bernard")
 
 
 @pytest.fixture

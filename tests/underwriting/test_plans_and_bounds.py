@@ -16,8 +16,9 @@ from portal.errors import Conflict, RuleViolation
 from portal.models import AuditEvent, User
 from portal.timeutils import business_today
 from tests.support.clients import token_client
+from tests.support.factories import BuyerFactory, GuaranteeFactory
 from tests.support.scopes import acting_as, insurer_scope
-from tests.support.typed_factories import make_buyer, make_guarantee
+from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import selectors, services
 from underwriting.models import Buyer, Guarantee, GuaranteeChange
@@ -37,9 +38,9 @@ class Cover:
 
 @pytest.fixture
 def cover(world: World) -> Cover:
-    buyer = make_buyer(name="Comptoir Lyonnais")
+    buyer = BuyerFactory.create(name="Comptoir Lyonnais")
     since = business_today() - timedelta(days=30)
-    granted = make_guarantee(
+    granted = GuaranteeFactory.create(
         contract=world.alice.contract,
         buyer=buyer,
         amount=D("40000"),
@@ -329,9 +330,11 @@ def test_the_policyholder_cannot_schedule_a_change_on_or_before_a_later_insurer_
 
 def test_a_liquidation_also_ends_a_top_up_that_has_not_started_yet(world: World) -> None:
     """A grant from next week is a plan: the buyer's liquidation today replaces it."""
-    buyer = make_buyer()
+    buyer = BuyerFactory.create()
     starts = business_today() + timedelta(days=7)
-    make_guarantee(contract=world.alice.contract, buyer=buyer, period=DateRange(starts, None, "[)"))
+    GuaranteeFactory.create(
+        contract=world.alice.contract, buyer=buyer, period=DateRange(starts, None, "[)")
+    )
     with insurer_scope():
         ended = services.guarantees_end_on_liquidation(
             buyer=buyer, judgment_on=business_today(), actor=None
@@ -345,10 +348,10 @@ def test_a_liquidation_also_ends_a_top_up_that_has_not_started_yet(world: World)
 def test_a_liquidation_judged_before_a_grant_ends_that_grant_today(world: World) -> None:
     """The judgment is published late: the top-up granted since then has started (history,
     kept) and ends today."""
-    buyer = make_buyer()
+    buyer = BuyerFactory.create()
     today = business_today()
     granted_on = today - timedelta(days=1)
-    make_guarantee(
+    GuaranteeFactory.create(
         contract=world.alice.contract,
         buyer=buyer,
         amount=D("40000"),
@@ -365,3 +368,26 @@ def test_a_liquidation_judged_before_a_grant_ends_that_grant_today(world: World)
     ]
     with insurer_scope():
         assert not selectors.guarantees_in_force(on=today).filter(buyer=buyer).exists()
+
+
+def test_a_seasonal_end_years_ahead_is_refused_naming_the_field(world: World) -> None:
+    """9999-12-31 as the end of a seasonal limit was a 500 (the day after it does not exist)."""
+    buyer = BuyerFactory.create(name="Saisonnier SA")
+    request = submit(world.alice, buyer)
+    arbiter = world.staff["senior_arbiter"]
+    answer = token_client(arbiter).post(
+        f"/api/v1/guarantee-requests/{request.pk}/decide/",
+        {"outcome": "approved", "valid_until": "9999-12-31"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "valid_until"
+    with pytest.raises(RuleViolation) as refused:
+        submit(
+            world.alice,
+            BuyerFactory.create(),
+            seasonal_until=business_today() + timedelta(days=800),
+        )
+    assert refused.value.field == "seasonal_until"
+    with insurer_scope():
+        assert not Guarantee.objects.filter(buyer=buyer).exists()

@@ -31,7 +31,7 @@ from underwriting.models import (
     PendingDecision,
     RequestStatus,
 )
-from underwriting.rules import ZERO, eur, money
+from underwriting.rules import ZERO, eur, money, seasonal_end_check
 from underwriting.services.periods import Terms, insurer_supersede, period_open
 
 
@@ -89,8 +89,7 @@ def _validate(
         raise RuleViolation(
             _("Une garantie ne peut pas prendre effet avant aujourd'hui."), field="valid_from"
         )
-    if valid_until is not None and valid_until < valid_from:
-        raise RuleViolation(_("La fin de validité précède la date d'effet."), field="valid_until")
+    seasonal_end_check(starts_on=valid_from, ends_on=valid_until, field="valid_until")
     limits = selectors.limits_for(
         contract=request.contract,
         buyer=request.buyer,

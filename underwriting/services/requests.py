@@ -30,7 +30,15 @@ from underwriting.models import (
     RequestReason,
     RequestStatus,
 )
-from underwriting.rules import ZERO, Rule, TopUpLimits, eur, money, primary_from_percent
+from underwriting.rules import (
+    ZERO,
+    Rule,
+    TopUpLimits,
+    eur,
+    money,
+    primary_from_percent,
+    seasonal_end_check,
+)
 from underwriting.services.decisions import DecisionInput, decision_record, lock_request
 
 # Service level: an arbiter answers a request within two days of its submission.
@@ -148,6 +156,7 @@ def guarantee_request_submit(
         raise RuleViolation(
             _("La fin de la limite saisonnière ne peut pas être passée."), field="seasonal_until"
         )
+    seasonal_end_check(starts_on=today, ends_on=seasonal_until, field="seasonal_until")
     exposure = money(data.exposure)
     primary = data.primary()
     limits = selectors.limits_for(
