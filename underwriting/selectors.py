@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
+from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import QuerySet, Sum
 
 from portal.errors import RuleViolation
@@ -299,3 +300,21 @@ def pending_decision(*, request: GuaranteeRequest) -> PendingDecision | None:
         .select_related("proposed_by")
         .first()
     )
+
+
+def covers_from(
+    *, on: date, contract: Contract | None = None, buyer: Buyer | None = None
+) -> list[Guarantee]:
+    """For each (contract, buyer) with cover on any day from `on` (in force then, or starting
+    later), its first such period: what an insurer-side end from `on` has to end."""
+    queryset = Guarantee.objects.filter(period__overlap=DateRange(on, None, "[)"))
+    if contract is not None:
+        queryset = queryset.filter(contract=contract)
+    if buyer is not None:
+        queryset = queryset.filter(buyer=buyer)
+    first: dict[tuple[UUID, UUID], Guarantee] = {}
+    for guarantee in queryset.select_related(
+        "contract__policyholder", "buyer", "policyholder"
+    ).order_by("contract_id", "buyer_id", "period"):
+        first.setdefault((guarantee.contract_id, guarantee.buyer_id), guarantee)
+    return list(first.values())

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils.translation import gettext as _
 
 from portal import policy
@@ -17,23 +16,17 @@ from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
 from portal.models import User
 from portal.timeutils import business_today
+from underwriting import selectors
 from underwriting.events import UnderwritingEvent
-from underwriting.models import Contract, ContractStatus, Guarantee, GuaranteeChange
+from underwriting.models import Contract, ContractStatus, GuaranteeChange
 from underwriting.services.guarantees import guarantees_end
 from underwriting.services.periods import lock_contract
 
 
 def _end_cover(*, contract: Contract, on: date, actor: User, reason: str) -> int:
     """End every buyer's cover on `contract` from `on`: in force then, or planned later."""
-    affected: dict[object, Guarantee] = {}
-    for guarantee in (
-        Guarantee.objects.filter(contract=contract, period__overlap=DateRange(on, None, "[)"))
-        .select_related("contract__policyholder", "buyer", "policyholder")
-        .order_by("buyer_id", "period")
-    ):
-        affected.setdefault(guarantee.buyer_id, guarantee)
     return guarantees_end(
-        guarantees=list(affected.values()),
+        guarantees=selectors.covers_from(on=on, contract=contract),
         on=on,
         change=GuaranteeChange.CONTRACT_END,
         actor=actor,

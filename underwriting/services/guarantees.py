@@ -9,7 +9,6 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
-from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -222,15 +221,8 @@ def guarantees_end_on_liquidation(*, buyer: Buyer, judgment_on: date, actor: Use
     end may lie in the past (call with the scope of all policyholders). Returns how many
     top-ups it ended."""
     # Not only the period in force on the judgment date: a top-up granted since (the judgment
-    # is published late) or planned to start later ends too. One per contract.
-    first_after: dict[object, Guarantee] = {}
-    for guarantee in (
-        Guarantee.objects.filter(buyer=buyer, period__overlap=DateRange(judgment_on, None, "[)"))
-        .select_related("contract__policyholder", "buyer", "policyholder")
-        .order_by("contract_id", "period")
-    ):
-        first_after.setdefault(guarantee.contract_id, guarantee)
-    ended = list(first_after.values())
+    # is published late) or planned to start later ends too.
+    ended = selectors.covers_from(on=judgment_on, buyer=buyer)
     count = guarantees_end(
         guarantees=ended,
         on=judgment_on,
