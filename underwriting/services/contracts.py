@@ -53,17 +53,24 @@ def _checked(*, contract: Contract, on: date, actor: User, reason: str) -> Contr
     return contract
 
 
-@transaction.atomic(durable=True)
-def contract_terminate(*, contract: Contract, effective_on: date, actor: User, reason: str) -> int:
-    """Terminate from `effective_on` (the first day without cover): the contract's last day is
-    the day before, every top-up ends from that date. Returns how many top-ups it ended."""
-    contract = _checked(contract=contract, on=effective_on, actor=actor, reason=reason)
+def _cover_end(
+    *,
+    contract: Contract,
+    effective_on: date,
+    actor: User,
+    reason: str,
+    status: str,
+    action: UnderwritingEvent,
+) -> int:
     ended = _end_cover(contract=contract, on=effective_on, actor=actor, reason=reason)
-    contract.status = ContractStatus.TERMINATED
-    contract.ends_on = effective_on - timedelta(days=1)
-    contract.save(update_fields=["status", "ends_on"])
+    contract.status = status
+    update = ["status"]
+    if status == ContractStatus.TERMINATED:
+        contract.ends_on = effective_on - timedelta(days=1)
+        update.append("ends_on")
+    contract.save(update_fields=update)
     event_record(
-        action=UnderwritingEvent.CONTRACT_TERMINATED,
+        action=action,
         actor=actor,
         obj=contract,
         policyholder=contract.policyholder,
@@ -71,6 +78,21 @@ def contract_terminate(*, contract: Contract, effective_on: date, actor: User, r
         data={"from": effective_on.isoformat(), "guarantees_ended": ended},
     )
     return ended
+
+
+@transaction.atomic(durable=True)
+def contract_terminate(*, contract: Contract, effective_on: date, actor: User, reason: str) -> int:
+    """Terminate from `effective_on` (the first day without cover): the contract's last day is
+    the day before, every top-up ends from that date. Returns how many top-ups it ended."""
+    contract = _checked(contract=contract, on=effective_on, actor=actor, reason=reason)
+    return _cover_end(
+        contract=contract,
+        effective_on=effective_on,
+        actor=actor,
+        reason=reason,
+        status=ContractStatus.TERMINATED,
+        action=UnderwritingEvent.CONTRACT_TERMINATED,
+    )
 
 
 @transaction.atomic(durable=True)
@@ -80,15 +102,11 @@ def contract_suspend(*, contract: Contract, effective_on: date, actor: User, rea
     contract = _checked(contract=contract, on=effective_on, actor=actor, reason=reason)
     if contract.status == ContractStatus.SUSPENDED:
         raise Conflict(_("Ce contrat est déjà suspendu."), field="effective_on")
-    ended = _end_cover(contract=contract, on=effective_on, actor=actor, reason=reason)
-    contract.status = ContractStatus.SUSPENDED
-    contract.save(update_fields=["status"])
-    event_record(
-        action=UnderwritingEvent.CONTRACT_SUSPENDED,
+    return _cover_end(
+        contract=contract,
+        effective_on=effective_on,
         actor=actor,
-        obj=contract,
-        policyholder=contract.policyholder,
         reason=reason,
-        data={"from": effective_on.isoformat(), "guarantees_ended": ended},
+        status=ContractStatus.SUSPENDED,
+        action=UnderwritingEvent.CONTRACT_SUSPENDED,
     )
-    return ended
