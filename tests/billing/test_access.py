@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from billing.models import BillingRun, BillingRunStatus, Invoice
 from billing.services import invoice_issue
-from tests.support.billing import guarantee
+from tests.support.billing import guarantee, issued
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory, ContractFactory
 from tests.support.scopes import insurer_scope
@@ -21,13 +21,13 @@ OCTOBER = date(2026, 10, 1)
 @pytest.fixture
 def invoices(world: World) -> dict[str, Invoice]:
     """One October invoice for alice and bob; charlie has nothing in force."""
-    issued = {}
+    by_name: dict[str, Invoice] = {}
     for name in ("alice", "bob"):
         contract = world.tenant(name).contract
-        guarantee(contract, BuyerFactory(), "40000", date(2026, 1, 1))
+        guarantee(contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
         with insurer_scope():
-            issued[name] = invoice_issue(contract=contract, month=OCTOBER)
-    return issued
+            by_name[name] = issued(contract, OCTOBER)
+    return by_name
 
 
 def csv_numbers(content: bytes) -> list[str]:
@@ -106,7 +106,7 @@ def test_the_invoice_list_does_not_query_per_row(
     world: World, django_assert_max_num_queries
 ) -> None:
     contract = world.alice.contract
-    guarantee(contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    guarantee(contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
     with insurer_scope():
         for month in range(1, 11):
             invoice_issue(contract=contract, month=date(2026, month, 1))
@@ -121,8 +121,8 @@ def test_the_invoice_list_does_not_query_per_row(
 def test_finance_ops_start_a_run_from_the_page_and_watch_it(
     world: World, invoices: dict[str, Invoice], django_capture_on_commit_callbacks
 ) -> None:
-    late = ContractFactory()  # a third policyholder, not invoiced yet
-    guarantee(late, BuyerFactory(), "10000", date(2026, 9, 1))
+    late = ContractFactory.create()  # a third policyholder, not invoiced yet
+    guarantee(late, BuyerFactory.create(), "10000", date(2026, 9, 1))
     client = client_for(world.staff["finance_ops"])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/billing/runs/", {"month": "2026-10"})

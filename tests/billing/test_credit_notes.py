@@ -11,35 +11,18 @@ from billing import services
 from billing.models import (
     InvoiceKind,
 )
-from billing.services import invoice_issue
 from portal.errors import Conflict, Forbidden
-from tests.support.billing import guarantee
-from tests.support.factories import BuyerFactory, ContractFactory, OrganisationFactory
+from tests.support.billing import book, issued, set_terms
 from tests.support.scopes import insurer_scope
 from tests.support.world import World
-from underwriting.models import Contract
 
 OCTOBER = date(2026, 10, 1)
-
-
-def book(contracts: int) -> list[Contract]:
-    """`contracts` extra policyholders, each with one contract and two buyers in force in
-    October: 40 000 all month and 10 000 from the 15th.
-    Peak premium per contract: 40 000 × 0.0012 + 10 000 × 0.0012 = 48.00 + 12.00 = 60.00."""
-    made = []
-    shared = [BuyerFactory(name="Shared A"), BuyerFactory(name="Shared B")]
-    for _ in range(contracts):
-        contract = ContractFactory(policyholder=OrganisationFactory())
-        guarantee(contract, shared[0], "40000", date(2026, 1, 1))
-        guarantee(contract, shared[1], "10000", date(2026, 10, 15))
-        made.append(contract)
-    return made
 
 
 def test_a_full_credit_note_mirrors_the_invoice_and_references_it(world: World) -> None:
     (contract,) = book(1)
     with insurer_scope():
-        invoice = invoice_issue(contract=contract, month=OCTOBER)
+        invoice = issued(contract, OCTOBER)
         note = services.credit_note_issue(
             invoice=invoice, full=True, reason="Résiliation", actor=world.staff["finance_ops"]
         )
@@ -54,14 +37,11 @@ def test_a_full_credit_note_mirrors_the_invoice_and_references_it(world: World) 
 
 def test_credit_notes_never_exceed_the_invoice(world: World) -> None:
     (contract,) = book(1)
-    set_tax = {"tax_rate": Decimal("0.0900")}
-    for name, value in set_tax.items():
-        setattr(contract, name, value)
-    contract.save(update_fields=list(set_tax))
+    set_terms(contract, tax_rate=Decimal("0.0900"))
     ops = world.staff["finance_ops"]
     with insurer_scope():
         # 60.00 + tax 9 % (5.40) = 65.40
-        invoice = invoice_issue(contract=contract, month=OCTOBER)
+        invoice = issued(contract, OCTOBER)
         assert invoice.total == Decimal("65.40")
         # 50.00 + tax 4.50 = 54.50 credited; 10.90 left
         partial = services.credit_note_issue(

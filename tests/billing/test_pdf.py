@@ -11,10 +11,9 @@ from django.core import mail
 
 from billing.models import Invoice, InvoicePdf
 from billing.pdf import invoice_pdf_html, invoice_pdf_render
-from billing.services import invoice_issue
 from billing.tasks import invoice_render_pdf
 from portal.models import Notification
-from tests.support.billing import guarantee, set_terms
+from tests.support.billing import guarantee, issued, set_terms
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import insurer_scope
@@ -27,12 +26,10 @@ OCTOBER = date(2026, 10, 1)
 @pytest.fixture
 def invoice(world: World) -> Invoice:
     contract = world.alice.contract
-    guarantee(contract, BuyerFactory(name="Revendeur Nord"), "40000", date(2026, 10, 15))
-    guarantee(contract, BuyerFactory(name="Revendeur Sud"), "12345.67", date(2026, 1, 1))
+    guarantee(contract, BuyerFactory.create(name="Revendeur Nord"), "40000", date(2026, 10, 15))
+    guarantee(contract, BuyerFactory.create(name="Revendeur Sud"), "12345.67", date(2026, 1, 1))
     with insurer_scope():
-        issued = invoice_issue(contract=contract, month=OCTOBER)
-    assert issued is not None
-    return issued
+        return issued(contract, OCTOBER)
 
 
 def test_the_pdf_is_the_same_bytes_every_time_it_is_rendered(invoice: Invoice) -> None:
@@ -70,10 +67,9 @@ def test_the_pdf_shows_parties_period_lines_and_the_total_in_words(
 def test_a_prorata_pdf_shows_the_days_in_force(world: World) -> None:
     contract = world.alice.contract
     set_terms(contract, premium_basis=PremiumBasis.PRORATA)
-    guarantee(contract, BuyerFactory(name="Revendeur Est"), "40000", date(2026, 10, 15))
+    guarantee(contract, BuyerFactory.create(name="Revendeur Est"), "40000", date(2026, 10, 15))
     with insurer_scope():
-        issued = invoice_issue(contract=contract, month=OCTOBER)
-        html = invoice_pdf_html(invoice=issued)
+        html = invoice_pdf_html(invoice=issued(contract, OCTOBER))
     assert "Jours en vigueur" in html and ">17<" in html
 
 
@@ -101,15 +97,14 @@ def test_every_download_serves_the_stored_bytes(invoice: Invoice, world: World) 
 def test_the_policyholders_finance_users_are_told_when_an_invoice_is_issued(
     world: World, django_capture_on_commit_callbacks
 ) -> None:
-    guarantee(world.alice.contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
     with django_capture_on_commit_callbacks(execute=True), insurer_scope():
-        issued = invoice_issue(contract=world.alice.contract, month=OCTOBER)
-    assert issued is not None
-    notified = Notification.objects.filter(subject__contains=issued.number)
+        invoice = issued(world.alice.contract, OCTOBER)
+    notified = Notification.objects.filter(subject__contains=invoice.number)
     assert [n.recipient for n in notified] == [world.alice.finance]
     assert [message.to for message in mail.outbox] == [[world.alice.finance.email]]
     with insurer_scope():
-        assert InvoicePdf.objects.filter(invoice=issued).exists()  # rendered after commit
+        assert InvoicePdf.objects.filter(invoice=invoice).exists()  # rendered after commit
 
 
 def test_a_credit_note_pdf_names_the_invoice_it_credits(invoice: Invoice, world: World) -> None:

@@ -9,16 +9,18 @@ import pytest
 
 from billing.models import Invoice
 from billing.services import invoice_issue
-from tests.support.billing import guarantee, set_terms
+from tests.support.billing import guarantee, issued, set_terms
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import insurer_scope
 from tests.support.world import World
-from underwriting.models import Contract, GuaranteeChange, PremiumBasis
+from underwriting.models import Buyer, Contract, GuaranteeChange, PremiumBasis
 
 OCTOBER = date(2026, 10, 1)  # 31 days
 
+OctoberBook = tuple[Contract, dict[str, Buyer]]
 
-def lines_of(invoice: Invoice) -> dict[str, tuple[Decimal, int, Decimal]]:
+
+def lines_of(invoice: Invoice) -> dict[str, tuple[Decimal, int | None, Decimal]]:
     return {
         line.buyer_name: (line.base, line.days_in_force, line.premium)
         for line in invoice.lines.order_by("position")
@@ -26,7 +28,7 @@ def lines_of(invoice: Invoice) -> dict[str, tuple[Decimal, int, Decimal]]:
 
 
 @pytest.fixture
-def october_book(world: World) -> tuple[Contract, dict[str, object]]:
+def october_book(world: World) -> OctoberBook:
     """One contract's guarantees around October 2026.
 
     A: 40 000 granted mid-month, from 15/10 (open-ended).
@@ -36,7 +38,7 @@ def october_book(world: World) -> tuple[Contract, dict[str, object]]:
     E: 12 345,67 all month.
     """
     contract = world.alice.contract
-    buyers = {name: BuyerFactory(name=name) for name in "ABCDE"}
+    buyers = {name: BuyerFactory.create(name=name) for name in "ABCDE"}
     guarantee(contract, buyers["A"], "40000", date(2026, 10, 15))
     guarantee(contract, buyers["B"], "30000", date(2026, 9, 1), date(2026, 10, 10))
     guarantee(
@@ -56,12 +58,10 @@ def october_book(world: World) -> tuple[Contract, dict[str, object]]:
 
 def issue(contract: Contract, month: date) -> Invoice:
     with insurer_scope():
-        invoice = invoice_issue(contract=contract, month=month)
-    assert invoice is not None
-    return invoice
+        return issued(contract, month)
 
 
-def test_peak_base_is_the_highest_limit_in_force_in_the_month(october_book) -> None:
+def test_peak_base_is_the_highest_limit_in_force_in_the_month(october_book: OctoberBook) -> None:
     contract, _ = october_book
     invoice = issue(contract, OCTOBER)
     with insurer_scope():
@@ -85,7 +85,7 @@ def test_peak_base_is_the_highest_limit_in_force_in_the_month(october_book) -> N
     assert invoice.days_in_month == 31
 
 
-def test_prorata_base_counts_the_days_each_amount_was_in_force(october_book) -> None:
+def test_prorata_base_counts_the_days_each_amount_was_in_force(october_book: OctoberBook) -> None:
     contract, _ = october_book
     set_terms(contract, premium_basis=PremiumBasis.PRORATA)
     invoice = issue(contract, OCTOBER)
@@ -127,7 +127,7 @@ def test_prorata_divides_by_the_days_of_the_month(
 ) -> None:
     contract = world.alice.contract
     set_terms(contract, premium_basis=PremiumBasis.PRORATA, starts_on=date(2024, 1, 1))
-    guarantee(contract, BuyerFactory(name="Mid"), "10000", month.replace(day=15))
+    guarantee(contract, BuyerFactory.create(name="Mid"), "10000", month.replace(day=15))
     invoice = issue(contract, month)
     with insurer_scope():
         assert lines_of(invoice) == {"Mid": (Decimal(base), days_in_force, Decimal(premium))}
@@ -136,7 +136,7 @@ def test_prorata_divides_by_the_days_of_the_month(
 def test_a_peak_line_on_a_month_of_28_days_is_the_full_rate(world: World) -> None:
     # Peak ignores the number of days: 10 000 from 15/02/2026 → 10 000 × 0.0012 = 12.00
     contract = world.alice.contract
-    guarantee(contract, BuyerFactory(name="Feb"), "10000", date(2026, 2, 15))
+    guarantee(contract, BuyerFactory.create(name="Feb"), "10000", date(2026, 2, 15))
     invoice = issue(contract, date(2026, 2, 1))
     assert invoice.total == Decimal("12.00")
     assert invoice.days_in_month == 28
@@ -145,7 +145,7 @@ def test_a_peak_line_on_a_month_of_28_days_is_the_full_rate(world: World) -> Non
 def test_line_premiums_round_half_up_to_the_cent(world: World) -> None:
     # 1 237.50 × 0.0012 = 1.485 exactly → 1.49 (half up; half-even would give 1.48)
     contract = world.alice.contract
-    guarantee(contract, BuyerFactory(name="Half"), "1237.50", date(2026, 1, 1))
+    guarantee(contract, BuyerFactory.create(name="Half"), "1237.50", date(2026, 1, 1))
     assert issue(contract, OCTOBER).total == Decimal("1.49")
 
 
@@ -154,7 +154,7 @@ def test_the_total_is_the_sum_of_rounded_lines(world: World) -> None:
     # would give 3.62)
     contract = world.alice.contract
     for name in ("X", "Y", "Z"):
-        guarantee(contract, BuyerFactory(name=name), "1004.17", date(2026, 1, 1))
+        guarantee(contract, BuyerFactory.create(name=name), "1004.17", date(2026, 1, 1))
     invoice = issue(contract, OCTOBER)
     assert invoice.premium_total == Decimal("3.63")
 
@@ -164,7 +164,7 @@ def test_a_minimum_premium_adds_an_adjustment_and_the_tax_applies_to_both(world:
     # tax 9 % × 150.00 = 13.50; total 163.50
     contract = world.alice.contract
     set_terms(contract, minimum_premium=Decimal("150.00"), tax_rate=Decimal("0.0900"))
-    guarantee(contract, BuyerFactory(name="A"), "40000", date(2026, 10, 15))
+    guarantee(contract, BuyerFactory.create(name="A"), "40000", date(2026, 10, 15))
     invoice = issue(contract, OCTOBER)
     assert (invoice.premium_total, invoice.minimum_adjustment, invoice.tax_amount) == (
         Decimal("48.00"),
@@ -174,7 +174,7 @@ def test_a_minimum_premium_adds_an_adjustment_and_the_tax_applies_to_both(world:
     assert invoice.total == Decimal("163.50")
 
 
-def test_tax_is_rounded_on_the_premium_above_the_minimum(october_book) -> None:
+def test_tax_is_rounded_on_the_premium_above_the_minimum(october_book: OctoberBook) -> None:
     # Lines 152.81 ≥ minimum 150 → no adjustment; tax 9 % × 152.81 = 13.7529 → 13.75;
     # total 166.56
     contract, _ = october_book
@@ -206,7 +206,7 @@ def test_a_contract_with_a_minimum_is_billed_the_minimum_when_nothing_is_in_forc
     )
 
 
-def test_the_invoice_copies_identities_and_terms(october_book, world: World) -> None:
+def test_the_invoice_copies_identities_and_terms(october_book: OctoberBook, world: World) -> None:
     contract, _ = october_book
     invoice = issue(contract, OCTOBER)
     assert invoice.policyholder_id == world.alice.organisation.pk

@@ -11,6 +11,7 @@ import textwrap
 import threading
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -29,28 +30,14 @@ from billing.services import billing_run_create, billing_run_execute, invoice_is
 from billing.services import invoices as invoices_service
 from portal.errors import RuleViolation
 from portal.timeutils import business_today
-from tests.support.billing import guarantee
-from tests.support.factories import BuyerFactory, ContractFactory, OrganisationFactory
+from tests.support.billing import book, guarantee, issued
+from tests.support.factories import BuyerFactory
 from tests.support.scopes import insurer_scope
 from tests.support.world import World
 from underwriting.models import Contract
 
 OCTOBER = date(2026, 10, 1)
 YEAR = business_today().year
-
-
-def book(contracts: int) -> list[Contract]:
-    """`contracts` extra policyholders, each with one contract and two buyers in force in
-    October: 40 000 all month and 10 000 from the 15th.
-    Peak premium per contract: 40 000 × 0.0012 + 10 000 × 0.0012 = 48.00 + 12.00 = 60.00."""
-    made = []
-    shared = [BuyerFactory(name="Shared A"), BuyerFactory(name="Shared B")]
-    for _ in range(contracts):
-        contract = ContractFactory(policyholder=OrganisationFactory())
-        guarantee(contract, shared[0], "40000", date(2026, 1, 1))
-        guarantee(contract, shared[1], "10000", date(2026, 10, 15))
-        made.append(contract)
-    return made
 
 
 def numbers() -> list[int]:
@@ -78,15 +65,15 @@ def test_numbers_run_per_year_without_gaps_and_credit_notes_take_the_next_one(
 ) -> None:
     contracts = book(3)
     with insurer_scope():
-        issued = [invoice_issue(contract=c, month=OCTOBER) for c in contracts]
+        invoices = [issued(c, OCTOBER) for c in contracts]
         note = services.credit_note_issue(
-            invoice=issued[1],
+            invoice=invoices[1],
             full=True,
             reason="Garantie saisie en double",
             actor=world.staff["finance_ops"],
         )
         after = invoice_issue(contract=contracts[0], month=date(2026, 9, 1))
-    assert [invoice.number for invoice in issued] == [
+    assert [invoice.number for invoice in invoices] == [
         f"UP-{YEAR}-000001",
         f"UP-{YEAR}-000002",
         f"UP-{YEAR}-000003",
@@ -129,10 +116,10 @@ def test_one_failing_contract_does_not_stop_the_others(
     broken = contracts[1].pk
     original = invoices_service._invoice_document
 
-    def invoice_document(**kwargs: object):  # type: ignore[no-untyped-def]
-        if kwargs["contract"].pk == broken:  # type: ignore[attr-defined]
+    def invoice_document(*, contract: Contract, **kwargs: Any) -> Invoice:
+        if contract.pk == broken:
             raise ValueError("taux illisible")
-        return original(**kwargs)
+        return original(contract=contract, **kwargs)
 
     monkeypatch.setattr(invoices_service, "_invoice_document", invoice_document)
     run = billing_run_execute(
@@ -279,7 +266,7 @@ def test_a_broker_outage_after_commit_neither_loses_nor_double_counts_invoices(
     # alice's finance user is e-mailed through a task queued after commit: the queue is down.
     monkeypatch.setattr(portal_tasks.deliveries_dispatch, "delay", broker_down)
     monkeypatch.setattr(invoices_service, "render_after_commit", lambda invoices: None)
-    guarantee(world.alice.contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
     book(2)
     run = billing_run_execute(
         run_id=billing_run_create(month=OCTOBER, trigger=BillingRunTrigger.COMMAND, actor=None).pk

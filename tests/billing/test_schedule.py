@@ -30,7 +30,7 @@ def test_beat_bills_on_the_first_at_two_in_the_morning_paris_time() -> None:
 def test_the_beat_task_bills_the_month_before_and_a_duplicate_changes_nothing(
     world: World,
 ) -> None:
-    guarantee(world.alice.contract, BuyerFactory(), "40000", date(2020, 1, 1))
+    guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2020, 1, 1))
     previous = month_before(month_first(business_today()))
     billing_run_month()
     billing_run_month()  # a duplicate beat
@@ -46,7 +46,7 @@ def test_the_beat_task_bills_the_month_before_and_a_duplicate_changes_nothing(
 
 
 def test_the_command_bills_a_past_month(world: World) -> None:
-    guarantee(world.bob.contract, BuyerFactory(), "40000", date(2026, 1, 1))
+    guarantee(world.bob.contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
     out = StringIO()
     call_command("bill_month", "2026-10", stdout=out)
     assert "1 invoices issued" in out.getvalue()

@@ -35,18 +35,17 @@ def tenant_invoice(world: World, tenant: Tenant) -> Any:
 
     from billing.models import Invoice
     from billing.premium import month_before, month_first
-    from billing.services import invoice_issue
     from portal.timeutils import business_today
-    from tests.support.billing import guarantee
+    from tests.support.billing import guarantee, issued
     from tests.support.factories import BuyerFactory
 
     month = month_before(month_first(business_today()))
     existing = Invoice.objects.filter(contract=tenant.contract, month=month).first()
     if existing is not None:
         return existing.pk
-    guarantee(tenant.contract, BuyerFactory(), "40000", date(2020, 1, 1))
+    guarantee(tenant.contract, BuyerFactory.create(), "40000", date(2020, 1, 1))
     with acting_as(world.staff["finance_ops"]):
-        return invoice_issue(contract=tenant.contract, month=month).pk  # type: ignore[union-attr]
+        return issued(tenant.contract, month).pk
 
 
 def billing_run(world: World, tenant: Tenant) -> Any:

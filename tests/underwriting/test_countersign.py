@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from portal.errors import Forbidden, RuleViolation
 from portal.models import Notification, User
 from tests.support.factories import BuyerFactory
-from tests.support.scopes import acting_as
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import selectors, services
@@ -24,19 +22,7 @@ from underwriting.models import (
 D = Decimal
 
 
-@pytest.fixture(autouse=True)
-def _acting_as_the_insurer(world: World) -> Iterator[None]:
-    """The arbiters act here; `submit` enters the wholesaler's own scope."""
-    with acting_as(world.staff["arbiter"]):
-        yield
-
-
-@pytest.fixture
-def arbiter(world: World) -> User:
-    user = world.staff["arbiter"]
-    user.authority_amount = D("50000")
-    user.save(update_fields=["authority_amount"])
-    return user
+pytestmark = pytest.mark.usefixtures("acting_as_the_insurer")
 
 
 def test_a_decision_above_the_arbiters_authority_waits_for_a_senior_countersignature(

@@ -4,7 +4,6 @@ are immutable, decided once, and e-mailed after commit."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -28,19 +27,7 @@ from underwriting.models import (
 D = Decimal
 
 
-@pytest.fixture(autouse=True)
-def _acting_as_the_insurer(world: World) -> Iterator[None]:
-    """The arbiters act here; `submit` enters the wholesaler's own scope."""
-    with acting_as(world.staff["arbiter"]):
-        yield
-
-
-@pytest.fixture
-def arbiter(world: World) -> User:
-    user = world.staff["arbiter"]
-    user.authority_amount = D("50000")
-    user.save(update_fields=["authority_amount"])
-    return user
+pytestmark = pytest.mark.usefixtures("acting_as_the_insurer")
 
 
 def test_granting_40_000_on_the_seed_example_covers_80_percent(world: World, arbiter: User) -> None:

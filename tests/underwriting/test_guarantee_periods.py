@@ -3,7 +3,6 @@ seasonal limits and liquidations end them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -31,19 +30,7 @@ D = Decimal
 Period = tuple[Decimal, Decimal, date | None, date | None, str]
 
 
-@pytest.fixture(autouse=True)
-def _acting_as_the_insurer(world: World) -> Iterator[None]:
-    """The arbiters act here; `submit` enters the wholesaler's own scope."""
-    with acting_as(world.staff["arbiter"]):
-        yield
-
-
-@pytest.fixture
-def arbiter(world: World) -> User:
-    user = world.staff["arbiter"]
-    user.authority_amount = D("50000")
-    user.save(update_fields=["authority_amount"])
-    return user
+pytestmark = pytest.mark.usefixtures("acting_as_the_insurer")
 
 
 def periods(tenant: Tenant, buyer: Buyer) -> list[Period]:
