@@ -4,7 +4,6 @@ e-mails and its notifications get the arbiter's message to the client, never the
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,14 +25,6 @@ from underwriting.models import Buyer, GuaranteeRequest, RequestStatus
 
 NOTE = "Bilan 2025 dégradé"
 MESSAGE = "Accord sur la base de vos encours"
-
-
-@pytest.fixture
-def arbiter(world: World) -> User:
-    user = world.staff[Role.ARBITER]
-    user.authority_amount = Decimal("50000")
-    user.save(update_fields=["authority_amount"])
-    return user
 
 
 @pytest.fixture
