@@ -13,13 +13,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal import policy, selectors
+from portal.http import page_user
 from portal.policy import page_requires, role_home
 from underwriting.models import Contract
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect(role_home(request.user))  # type: ignore[arg-type]
+    return redirect(role_home(page_user(request)))
 
 
 @login_required
@@ -29,7 +30,7 @@ def no_organisation(request: HttpRequest) -> HttpResponse:
 
 @page_requires(policy.is_policyholder_user)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    organisation = request.user.organisation  # type: ignore[union-attr]
+    organisation = page_user(request).organisation
     contracts = Contract.objects.filter(policyholder=organisation)
     return render(
         request,
@@ -49,7 +50,7 @@ def broker_clients(request: HttpRequest) -> HttpResponse:
 
 @page_requires(policy.can_see_backoffice)
 def backoffice(request: HttpRequest) -> HttpResponse:
-    policyholders = selectors.policyholders_for_backoffice(user=request.user)  # type: ignore[arg-type]
+    policyholders = selectors.policyholders_for_backoffice(user=page_user(request))
     return render(request, "portal/backoffice.html", {"policyholders": policyholders})
 
 
@@ -93,7 +94,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/notifications.html",
-        {"notifications": selectors.notifications_for(user=request.user)},  # type: ignore[arg-type]
+        {"notifications": selectors.notifications_for(user=page_user(request))},
     )
 
 

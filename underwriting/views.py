@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import policy
 from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
+from portal.http import page_user
 from portal.models import User
 from portal.timeutils import business_today
 from underwriting import selectors, services
@@ -38,7 +39,7 @@ def _contract(contract_id: UUID | str) -> Contract:
 
 
 def _acting(request: HttpRequest) -> User:
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     if not policy.can_act_for_policyholder(user):
         raise Http404
     return user

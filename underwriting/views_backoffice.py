@@ -17,6 +17,7 @@ from portal import policy
 from portal import selectors as portal_selectors
 from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
+from portal.http import is_htmx, page_user
 from portal.models import User
 from portal.timeutils import business_today
 from underwriting import selectors, services
@@ -52,7 +53,7 @@ def _arbiters(user: User) -> list[User]:
 
 @insurer_readers
 def queue(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     arbiters = _arbiters(user)
     form = QueueFilterForm(
         request.GET or {"arbiter": QUEUE_ARBITER_ME},
@@ -77,7 +78,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             status=data["status"],
         )
         page = Paginator(queryset, QUEUE_PAGE_SIZE).get_page(data["page"] or 1)
-    template = "underwriting/_queue_table.html" if request.htmx else "underwriting/queue.html"  # type: ignore[attr-defined]
+    template = "underwriting/_queue_table.html" if is_htmx(request) else "underwriting/queue.html"
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -89,7 +90,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @insurer_readers
 def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     guarantee_request = get_object_or_404(selectors.requests_visible(), pk=request_id)
     form = DecisionForm(
         request.POST or None,
@@ -158,7 +159,7 @@ def _arbiter_qs(user: User) -> QuerySet[User]:
 @insurer_deciders
 @require_POST
 def request_assign(request: HttpRequest, request_id: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     guarantee_request = get_object_or_404(GuaranteeRequest.objects.all(), pk=request_id)
     form = AssignForm(request.POST, arbiters=_arbiter_qs(user))
     if form.is_valid():
@@ -181,7 +182,7 @@ def request_assign(request: HttpRequest, request_id: str) -> HttpResponse:
 @policy.page_requires(policy.can_countersign)
 @require_POST
 def request_countersign(request: HttpRequest, request_id: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     guarantee_request = get_object_or_404(GuaranteeRequest.objects.all(), pk=request_id)
     form = CountersignForm(request.POST)
     if form.is_valid():
@@ -229,7 +230,7 @@ def buyer_risk_file(request: HttpRequest, buyer_id: str) -> HttpResponse:
 
 @insurer_readers
 def guarantee_change(request: HttpRequest, guarantee_id: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     guarantee = get_object_or_404(
         Guarantee.objects.select_related("buyer", "contract", "policyholder"), pk=guarantee_id
     )
@@ -277,7 +278,7 @@ def guarantee_change(request: HttpRequest, guarantee_id: str) -> HttpResponse:
 @require_POST
 def contract_end(request: HttpRequest, contract_id: str) -> HttpResponse:
     """Terminate or suspend a contract (insurer admin): every top-up on it ends from the date."""
-    user: User = request.user  # type: ignore[assignment]
+    user = page_user(request)
     contract = get_object_or_404(Contract.objects.select_related("policyholder"), pk=contract_id)
     form = ContractEndForm(request.POST)
     if form.is_valid():
