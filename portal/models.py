@@ -120,14 +120,6 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.email
 
-    @property
-    def is_insurer_staff(self) -> bool:
-        return self.organisation is not None and self.organisation.is_insurer
-
-    @property
-    def is_arbiter(self) -> bool:
-        return self.is_insurer_staff and self.role in {Role.ARBITER, Role.SENIOR_ARBITER}
-
 
 class Mandate(models.Model):
     """A broker's mandate for a policyholder: valid from `starts_on` to `ends_on` inclusive."""

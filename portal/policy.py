@@ -27,6 +27,8 @@ COUNTERSIGNERS = frozenset({Role.SENIOR_ARBITER, Role.ADMIN})
 INSURER_FINANCE = frozenset({Role.FINANCE_OPS, Role.ADMIN})
 BACKOFFICE = frozenset({Role.ARBITER, Role.SENIOR_ARBITER, Role.CLAIMS_HANDLER, Role.ADMIN})
 INSURER_ADMINS = frozenset({Role.ADMIN})
+# Who a request can be assigned to, and who hears of a cover change on the policyholder side.
+ASSIGNABLE_ARBITERS = frozenset({Role.ARBITER, Role.SENIOR_ARBITER})
 
 
 def _kind(user: Any) -> str | None:

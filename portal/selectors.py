@@ -9,7 +9,8 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 
-from portal.models import Notification, Organisation, OrganisationKind, Role, User
+from portal import policy
+from portal.models import Notification, Organisation, OrganisationKind, User
 
 
 def active_policyholder_scope() -> list | None:
@@ -52,6 +53,6 @@ def arbiters(*, organisation_id: UUID | None) -> QuerySet[User]:
         return User.objects.none()
     return User.objects.filter(
         organisation_id=organisation_id,
-        role__in=[Role.ARBITER, Role.SENIOR_ARBITER],
+        role__in=policy.ASSIGNABLE_ARBITERS,
         is_active=True,
     ).order_by("last_name", "first_name")

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from portal import policy
 from portal.events import Message, Recorded, notifies
 from portal.models import Organisation, OrganisationKind, Role, User
 from underwriting.events import UnderwritingEvent
@@ -27,7 +28,7 @@ def policyholder_recipients(policyholder: Organisation) -> list[User]:
     return list(
         User.objects.filter(
             organisation=policyholder,
-            role__in=[Role.CREDIT_MANAGER, Role.ORG_ADMIN],
+            role__in=policy.POLICYHOLDER_ACTORS,
             is_active=True,
         ).order_by("pk")
     )
