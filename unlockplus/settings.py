@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "portal",
     "underwriting",
     "claims",
+    "studies",
     "billing",
 ]
 
