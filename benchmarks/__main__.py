@@ -9,7 +9,12 @@ import sys
 from importlib import import_module
 
 # Registration order is the order `python -m benchmarks` runs them in (the apps' order).
-MODULES = ("benchmarks.portal", "benchmarks.underwriting", "benchmarks.billing")
+MODULES = (
+    "benchmarks.portal",
+    "benchmarks.underwriting",
+    "benchmarks.billing",
+    "benchmarks.studies",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

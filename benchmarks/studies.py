@@ -1,0 +1,159 @@
+"""Studies figures (issue 8): a 20 000-line buyer list, as CSV and as the same XLSX, from the
+uploaded bytes to a verdict per line (time, and tracemalloc's peak of what the reading
+allocates), beside the time PostgreSQL's COPY takes to load the same rows raw into a temporary
+table, in the same run. Nothing is written to the database outside that temporary table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import resource
+import time
+import tracemalloc
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.db import connection, transaction
+from openpyxl import Workbook
+from stdnum import luhn
+
+from benchmarks.registry import Figure, benchmark
+from studies.exports import verdicts_csv, verdicts_xlsx
+from studies.parsing import read_buyer_list
+from studies.verdicts import line_verdicts
+
+LINES = 20_000
+MB = 1024 * 1024
+HEADER = ("SIREN", "Raison sociale", "Encours", "Limite primaire", "Top-up demandé")
+Row = tuple[str, str, Decimal, Decimal, Decimal | None]
+
+
+def _siren(index: int) -> str:
+    base = f"{(96_000_000 + index * 7) % 100_000_000:08d}"
+    return base + luhn.calc_check_digit(base)
+
+
+def _identifier(index: int) -> str:
+    """The forms a broker's list mixes: SIREN plain or spaced, SIRET, French VAT number."""
+    siren = _siren(index)
+    match index % 10:
+        case 0:
+            base = siren + "0001"
+            return base + luhn.calc_check_digit(base)
+        case 1:
+            return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
+        case 2:
+            return f"{siren[:3]} {siren[3:6]} {siren[6:]}"
+        case _:
+            return siren
+
+
+def _rows() -> list[Row]:
+    rows: list[Row] = []
+    for index in range(LINES):
+        exposure = Decimal(10_000 + (index * 37) % 990_000) + Decimal("0.45")
+        primary = (exposure * Decimal("0.4")).quantize(Decimal("0.01"))
+        top_up = primary if index % 3 else None
+        if index % 997 == 0:  # a few lines break a rule, as real lists do
+            top_up = primary * 3
+        rows.append((_identifier(index), f"Revendeur n°{index + 1}", exposure, primary, top_up))
+    return rows
+
+
+def _french(amount: Decimal | None, index: int) -> str:
+    if amount is None:
+        return ""
+    whole, cents = f"{amount:.2f}".split(".")
+    grouped = f"{int(whole):,}".replace(",", "\u00a0" if index % 2 else " ")
+    return f"{grouped},{cents}"
+
+
+def _csv_bytes(rows: list[Row]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for index, (identifier, name, exposure, primary, top_up) in enumerate(rows):
+        writer.writerow(
+            (
+                identifier,
+                name,
+                _french(exposure, index),
+                _french(primary, index),
+                _french(top_up, index),
+            )
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _xlsx_bytes(rows: list[Row]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Acheteurs")
+    sheet.append(HEADER)
+    for identifier, name, exposure, primary, top_up in rows:
+        # Amounts as number cells, as a spreadsheet holds them.
+        sheet.append([identifier, name, exposure, primary, top_up])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _to_verdicts(content: bytes, filename: str) -> tuple[int, int]:
+    parsed = read_buyer_list(content=content, filename=filename)
+    verdicts = line_verdicts(
+        lines=parsed.lines, top_up_multiple=Decimal("2"), headers=parsed.headers
+    )
+    return len(verdicts), sum(1 for verdict in verdicts if verdict.accepted)
+
+
+def _copy_raw(content: bytes) -> tuple[float, int]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE bench_buyer_list (identifier text, name text, "
+            "exposure text, primary_limit text, top_up text) ON COMMIT DROP"
+        )
+        start = time.perf_counter()
+        with cursor.cursor.copy(
+            "COPY bench_buyer_list FROM STDIN WITH (FORMAT csv, DELIMITER ';', HEADER true)"
+        ) as copy:
+            copy.write(content)
+        seconds = time.perf_counter() - start
+        cursor.execute("SELECT count(*) FROM bench_buyer_list")
+        (count,) = cursor.fetchone()
+    return seconds, count
+
+
+@benchmark("studies")
+def studies_upload() -> Iterator[Figure]:
+    rows = _rows()
+    files = {"csv": _csv_bytes(rows), "xlsx": _xlsx_bytes(rows)}
+    yield "lines", LINES, "lines"
+    seconds: dict[str, float] = {}
+    for kind, content in files.items():
+        yield f"{kind}_file_size", len(content) / MB, "MB"
+        start = time.perf_counter()
+        lines, accepted = _to_verdicts(content, f"acheteurs.{kind}")
+        seconds[kind] = time.perf_counter() - start
+        assert lines == LINES, lines
+        yield f"{kind}_upload_to_verdicts", seconds[kind], "s"
+        yield f"{kind}_accepted_lines", accepted, "lines"
+        # Measured apart: tracing slows the reading down several times.
+        tracemalloc.start()
+        _to_verdicts(content, f"acheteurs.{kind}")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        yield f"{kind}_peak_memory", peak / MB, "MB"
+
+    copy_seconds, copied = _copy_raw(files["csv"])
+    assert copied == LINES, copied
+    yield "postgres_copy_raw", copy_seconds * 1000, "ms"
+    for kind in files:
+        yield f"{kind}_vs_postgres_copy", seconds[kind] / copy_seconds, "x"
+
+    parsed = read_buyer_list(content=files["csv"], filename="acheteurs.csv")
+    verdicts = line_verdicts(lines=parsed.lines, top_up_multiple=Decimal("2"))
+    for kind, export in (("csv", verdicts_csv), ("xlsx", verdicts_xlsx)):
+        start = time.perf_counter()
+        export(verdicts)
+        yield f"verdicts_{kind}_export", time.perf_counter() - start, "s"
+    # ru_maxrss is in kilobytes on Linux: the whole process, data generation included.
+    yield "process_max_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB"
