@@ -75,6 +75,9 @@ def can_act_for_policyholder(user: Any) -> bool:
 
 can_request_top_up = can_act_for_policyholder
 can_look_up_buyers = can_act_for_policyholder
+# Start a study, upload a buyer list, accept or decline a study (a broker also for its prospects:
+# a prospect is a policyholder its mandate covers).
+can_work_on_studies = can_act_for_policyholder
 can_withdraw_request = can_act_for_policyholder
 can_report_primary = can_act_for_policyholder
 
@@ -114,6 +117,7 @@ def can_decide(user: Any) -> bool:
 
 can_assign_requests = can_decide
 can_change_guarantees = can_decide
+can_finalise_studies = can_decide
 
 
 def can_countersign(user: Any, *, proposed_by_id: Any = None) -> bool:
@@ -179,6 +183,18 @@ class May:
     @cached_property
     def request_top_up(self) -> bool:
         return can_request_top_up(self.user)
+
+    @cached_property
+    def work_on_studies(self) -> bool:
+        return can_work_on_studies(self.user)
+
+    @cached_property
+    def finalise_studies(self) -> bool:
+        return can_finalise_studies(self.user)
+
+    @cached_property
+    def countersign(self) -> bool:
+        return can_countersign(self.user)
 
     @cached_property
     def see_invoices(self) -> bool:

@@ -181,6 +181,11 @@ DEFAULT_FROM_EMAIL: str = env.str(
 BILLING_PAYMENT_TERM_DAYS: int = env.int("BILLING_PAYMENT_TERM_DAYS", default=30)
 # How far ahead a policyholder may date a change of its own (a reported primary limit).
 POLICYHOLDER_DATE_WINDOW_DAYS: int = env.int("POLICYHOLDER_DATE_WINDOW_DAYS", default=31)
+# Portfolio studies: a prospect's draft contract rate, how long a study report stays open, and
+# from how many lines a buyer list is analysed by a worker (with a progress bar).
+STUDY_DEFAULT_MONTHLY_RATE: str = env.str("STUDY_DEFAULT_MONTHLY_RATE", default="0.0012")
+STUDY_VALIDITY_DAYS: int = env.int("STUDY_VALIDITY_DAYS", default=30)
+STUDY_ASYNC_LINES: int = env.int("STUDY_ASYNC_LINES", default=300)
 BILLING_IBAN: str = env.str("BILLING_IBAN", default="FR76 3000 4000 0312 3456 7890 143")
 BILLING_BIC: str = env.str("BILLING_BIC", default="BNPAFRPPXXX")
 BILLING_BANK: str = env.str("BILLING_BANK", default="BNP Paribas, Paris Opéra")
@@ -223,6 +228,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "portal-deliveries-sweep": {
         "task": "portal.tasks.deliveries_sweep",
         "schedule": 10.0,
+    },
+    "studies-expire": {
+        "task": "studies.tasks.studies_expire_task",
+        "schedule": crontab(hour=0, minute=30),
     },
     "underwriting-expire-seasonal-limits": {
         "task": "underwriting.tasks.expire_seasonal_limits",

@@ -1,0 +1,76 @@
+"""The study proposal grid of DESIGN §4: an automatic proposal per accepted line.
+
+Let X be the largest top-up the rules allow for the line, capped at the requested top-up when
+one is given: grade 8–10 → X, 6–7 → 50 % of X, 4–5 → 25 % of X (the insurer admin may edit the
+bands); grade 3 or below, open collective proceedings or an unknown grade → 0, with the reason.
+Proposals are rounded down to a multiple of 500 €.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from django.utils.translation import gettext as _
+
+from studies.models import ProposalGridBand
+from underwriting.models import ProceedingsStatus
+
+STEP = Decimal("500")
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Band:
+    min_grade: int
+    max_grade: int
+    factor: Decimal
+
+
+@dataclass(frozen=True)
+class Proposal:
+    amount: Decimal
+    reason: str
+
+
+def grid_bands() -> list[Band]:
+    return [
+        Band(min_grade=band.min_grade, max_grade=band.max_grade, factor=band.factor)
+        for band in ProposalGridBand.objects.order_by("-min_grade")
+    ]
+
+
+def round_down_to_step(amount: Decimal) -> Decimal:
+    return (amount / STEP).to_integral_value(rounding=ROUND_DOWN) * STEP
+
+
+def propose(
+    *,
+    grade: int | None,
+    proceedings: str,
+    max_allowed: Decimal,
+    requested: Decimal | None,
+    bands: Sequence[Band],
+) -> Proposal:
+    """The grid's proposal for one line; never above what the line asked or the rules allow."""
+    if proceedings != ProceedingsStatus.NONE:
+        return Proposal(ZERO, _("Procédure collective ouverte : pas de top-up."))
+    if grade is None:
+        return Proposal(ZERO, _("Note inconnue : pas de proposition automatique."))
+    ceiling = max_allowed if requested is None else min(max_allowed, requested)
+    ceiling = max(ceiling, ZERO)
+    band = next((b for b in bands if b.min_grade <= grade <= b.max_grade), None)
+    if band is None or band.factor == 0:
+        return Proposal(ZERO, _("Note %(grade)s/10 : pas de top-up.") % {"grade": grade})
+    amount = round_down_to_step(ceiling * band.factor)
+    percent = (band.factor * 100).normalize()
+    return Proposal(
+        amount,
+        _("Note %(grade)s/10 : %(percent)s %% du maximum (%(ceiling)s €), arrondi à 500 €.")
+        % {
+            "grade": grade,
+            "percent": f"{percent:f}",
+            "ceiling": f"{ceiling:,.2f}".replace(",", " "),
+        },
+    )

@@ -1,0 +1,370 @@
+"""Starting a study and its buyer list: upload (a corrected file replaces the previous one while
+the study is a draft), analysis (a verdict and a proposal per line), submission to the insurer.
+
+A file that cannot be read stores nothing. A list above `STUDY_ASYNC_LINES` lines is analysed by
+a worker (`studies.tasks.study_analyse_task`), which commits its progress group by group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal import policy
+from portal.errors import Conflict, RuleViolation
+from portal.events import event_record, events_record_bulk
+from portal.models import User
+from studies.events import StudyEvent
+from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
+from studies.parsing import ParsedFile, read_buyer_list
+from studies.proposals import Band, grid_bands, propose
+from studies.services.prospects import ProspectInput, prospect_create
+from studies.services.reviews import lock_study
+from studies.verdicts import LineError, line_verdicts
+from studies.verdicts import LineVerdict as Verdict
+from underwriting.events import UnderwritingEvent
+from underwriting.models import Buyer, Contract, ContractStatus, ProceedingsStatus
+from underwriting.rules import top_up_limits
+
+ANALYSIS_GROUP = 1000  # lines written (and progress committed) at a time by a worker
+
+
+def _check_contract(contract: Contract) -> None:
+    if contract.status not in (ContractStatus.DRAFT, ContractStatus.ACTIVE):
+        raise Conflict(
+            _("Ce contrat n'est pas en vigueur : pas d'étude possible."), field="contract"
+        )
+    if Study.objects.filter(contract=contract, status__in=_open_statuses()).exists():
+        raise Conflict(_("Une étude est déjà en cours sur ce contrat."), field="contract")
+
+
+def _open_statuses() -> list[str]:
+    from studies.models import OPEN_STATUSES
+
+    return list(OPEN_STATUSES)
+
+
+def _study_create(*, contract: Contract, actor: User, prospect: ProspectInput | None) -> Study:
+    study = Study.objects.create(
+        policyholder=contract.policyholder,
+        contract=contract,
+        broker=actor.organisation if policy.is_broker_user(actor) else None,
+        is_prospect=prospect is not None,
+        contact_name=prospect.contact_name.strip() if prospect else "",
+        contact_email=prospect.contact_email.strip() if prospect else "",
+        created_by=actor,
+    )
+    event_record(
+        action=StudyEvent.STARTED,
+        actor=actor,
+        obj=study,
+        policyholder=contract.policyholder,
+        data={"contract": contract.number, "prospect": prospect is not None},
+    )
+    return study
+
+
+@transaction.atomic(durable=True)
+def study_start(*, contract: Contract, actor: User) -> Study:
+    """A study for a policyholder the actor may act for (its own, or a mandated broker's)."""
+    policy.require(policy.can_work_on_studies(actor))
+    _check_contract(contract)
+    return _study_create(contract=contract, actor=actor, prospect=None)
+
+
+@transaction.atomic(durable=True)
+def study_start_for_prospect(*, data: ProspectInput, actor: User) -> Study:
+    """A broker brings a prospect: its organisation, draft contract and the broker's mandate
+    are created with the study (the new policyholder joins the broker's scope at once)."""
+    from django_scopes.state import get_scope
+
+    from portal.tenancy import tenant_scope
+
+    policy.require(policy.is_broker_user(actor))
+    contract = prospect_create(data=data, actor=actor)
+    current = get_scope().get("policyholder")
+    widened = [*(current or []), contract.policyholder_id]
+    with tenant_scope(widened):
+        return _study_create(contract=contract, actor=actor, prospect=data)
+
+
+def _parse(content: bytes, filename: str) -> ParsedFile:
+    parsed = read_buyer_list(content=content, filename=filename)
+    if parsed.has_no_buyer_line:
+        raise RuleViolation(
+            _("Le fichier n'a aucune ligne d'acheteur sous son en-tête."), field="file"
+        )
+    return parsed
+
+
+@transaction.atomic(durable=True)
+def study_upload(*, study_id: UUID | str, content: bytes, filename: str, actor: User) -> Study:
+    """Read the buyer list and give each line its verdict, or hand a large list to a worker.
+    An unreadable file raises and stores nothing."""
+    policy.require(policy.can_work_on_studies(actor))
+    study = lock_study(study_id)
+    if not study.is_editable:
+        raise Conflict(_("L'étude n'est plus un brouillon : sa liste ne peut plus être remplacée."))
+    parsed = _parse(content, filename)
+    study.file_name = filename[:200]
+    study.file_kind = parsed.kind.value
+    study.file_sha256 = hashlib.sha256(content).hexdigest()
+    study.uploaded_at = timezone.now()
+    study.lines_total = len(parsed.lines)
+    study.lines_analysed = study.lines_accepted = study.lines_refused = 0
+    StudyLine.objects.filter(study=study).delete()
+    StudyFile.objects.filter(study=study).delete()
+    event_record(
+        action=StudyEvent.LIST_UPLOADED,
+        actor=actor,
+        obj=study,
+        policyholder=study.policyholder,
+        data={"file": study.file_name, "lines": study.lines_total, "kind": study.file_kind},
+    )
+    if len(parsed.lines) > settings.STUDY_ASYNC_LINES:
+        study.status = StudyStatus.ANALYSING
+        _save_file_fields(study)
+        StudyFile.objects.create(
+            policyholder=study.policyholder, study=study, content=content, uploaded_by=actor
+        )
+        from studies.tasks import study_analyse_task
+
+        study_pk = str(study.pk)
+        transaction.on_commit(lambda: study_analyse_task.delay(study_id=study_pk), robust=True)
+        return study
+    _save_file_fields(study)
+    _analyse(study=study, parsed=parsed, actor=actor, commit_groups=False)
+    return study
+
+
+def _save_file_fields(study: Study) -> None:
+    study.save(
+        update_fields=[
+            "status",
+            "file_name",
+            "file_kind",
+            "file_sha256",
+            "uploaded_at",
+            "lines_total",
+            "lines_analysed",
+            "lines_accepted",
+            "lines_refused",
+        ]
+    )
+
+
+def study_analyse(*, study_id: UUID | str) -> Study | None:
+    """The worker's part: analyse a stored list group by group, committing progress, then
+    discard the bytes. Re-running it after a crash starts the analysis over."""
+    with transaction.atomic():
+        study = lock_study(study_id)
+        stored = StudyFile.objects.filter(study=study).select_related("uploaded_by").first()
+        if study.status != StudyStatus.ANALYSING or stored is None:
+            return None  # analysed already, or replaced meanwhile
+        StudyLine.objects.filter(study=study).delete()
+        Study.objects.filter(pk=study.pk).update(
+            lines_analysed=0, lines_accepted=0, lines_refused=0
+        )
+        content, actor = bytes(stored.content), stored.uploaded_by
+    parsed = _parse(content, study.file_name)
+    _analyse(study=study, parsed=parsed, actor=actor, commit_groups=True)
+    with transaction.atomic():
+        study = lock_study(study_id)
+        StudyFile.objects.filter(study=study).delete()
+        study.status = StudyStatus.DRAFT
+        study.save(update_fields=["status"])
+    return study
+
+
+def _analyse(*, study: Study, parsed: ParsedFile, actor: User, commit_groups: bool) -> None:
+    contract = study.contract
+    verdicts = _verdicts(parsed=parsed, contract=contract)
+    bands = grid_bands()
+    for start in range(0, len(verdicts), ANALYSIS_GROUP):
+        group = verdicts[start : start + ANALYSIS_GROUP]
+        if commit_groups:
+            with transaction.atomic():
+                _write_group(study=study, group=group, bands=bands, actor=actor)
+        else:
+            _write_group(study=study, group=group, bands=bands, actor=actor)
+    study.refresh_from_db(fields=["lines_accepted", "lines_refused", "lines_analysed"])
+    event_record(
+        action=StudyEvent.ANALYSED,
+        actor=actor,
+        obj=study,
+        policyholder=study.policyholder,
+        data={"accepted": study.lines_accepted, "refused": study.lines_refused},
+    )
+
+
+def _verdicts(*, parsed: ParsedFile, contract: Contract) -> list[Verdict]:
+    """Every line's verdict. A buyer the registry already names may come without its name, so
+    the registry is asked which of the file's identifiers it knows, then the lines are judged."""
+    first = line_verdicts(
+        lines=parsed.lines, top_up_multiple=contract.top_up_multiple, headers=parsed.headers
+    )
+    keys = {verdict.buyer_key for verdict in first if verdict.buyer_key}
+    known = set(Buyer.objects.filter(siren__in=keys).values_list("siren", flat=True)) | set(
+        Buyer.objects.filter(vat_number__in=keys).values_list("vat_number", flat=True)
+    )
+    if not known:
+        return first
+    return line_verdicts(
+        lines=parsed.lines,
+        top_up_multiple=contract.top_up_multiple,
+        headers=parsed.headers,
+        known_buyers={key for key in known if key},
+    )
+
+
+def _error(error: LineError) -> dict[str, object]:
+    return {
+        "column": error.header,
+        "value": error.value,
+        "problem": str(error.problem),
+        "message": error.message,
+    }
+
+
+def _buyers_for(group: Sequence[Verdict], actor: User) -> tuple[dict[str, Buyer], set[str]]:
+    """The registry's buyer for each accepted identifier, created in bulk when unknown.
+    Returns them by key (SIREN or VAT number) and the keys created now (their grade is unknown)."""
+    keys = {verdict.buyer_key for verdict in group if verdict.accepted and verdict.buyer_key}
+    sirens = {key for key in keys if key.isdigit()}
+    vats = keys - sirens
+    found: dict[str, Buyer] = {}
+    for buyer in Buyer.objects.filter(siren__in=sirens):
+        found[buyer.siren or ""] = buyer
+    for buyer in Buyer.objects.filter(vat_number__in=vats):
+        found[buyer.vat_number or ""] = buyer
+    created: dict[str, Buyer] = {}
+    for verdict in group:
+        key, company = verdict.buyer_key, verdict.company
+        if not verdict.accepted or key is None or company is None or key in found:
+            continue
+        if key not in created:
+            created[key] = Buyer(
+                siren=company.siren,
+                vat_number=None if company.siren else company.vat_number,
+                country=company.country,
+                name=(verdict.line.name.strip() or key)[:200],
+            )
+    if created:
+        # Another upload may add the same buyer meanwhile: the registry is global.
+        Buyer.objects.bulk_create(list(created.values()), ignore_conflicts=True)
+        fresh_sirens = [b.siren for b in created.values() if b.siren]
+        fresh_vats = [b.vat_number for b in created.values() if b.vat_number]
+        stored = [
+            *Buyer.objects.filter(siren__in=fresh_sirens),
+            *Buyer.objects.filter(vat_number__in=fresh_vats),
+        ]
+        events_record_bulk(
+            action=UnderwritingEvent.BUYER_CREATED,
+            actor=actor,
+            items=[(buyer, None, {"identifier": buyer.identifier}) for buyer in stored],
+        )
+        for buyer in stored:
+            found[buyer.identifier] = buyer
+    return found, set(created)
+
+
+def _write_group(
+    *, study: Study, group: Sequence[Verdict], bands: Sequence[Band], actor: User
+) -> None:
+    contract = study.contract
+    buyers, unknown = _buyers_for(group, actor)
+    rows: list[StudyLine] = []
+    accepted = refused = 0
+    for verdict in group:
+        source = verdict.line
+        line = StudyLine(
+            policyholder_id=study.policyholder_id,
+            study=study,
+            line_number=source.number,
+            identifier=source.identifier[:40],
+            name=source.name[:200],
+            exposure=source.exposure,
+            primary_amount=source.primary,
+            requested_top_up=source.top_up,
+            verdict=LineVerdict.ACCEPTED if verdict.accepted else LineVerdict.REFUSED,
+            errors=[_error(error) for error in verdict.errors],
+        )
+        key = verdict.buyer_key
+        buyer = buyers.get(key) if verdict.accepted and key else None
+        if buyer is not None and source.exposure is not None and source.primary is not None:
+            accepted += 1
+            limits = top_up_limits(
+                exposure=source.exposure,
+                primary=source.primary,
+                multiple=contract.top_up_multiple,
+                contract_number=contract.number,
+                buyer_in_liquidation=buyer.proceedings == ProceedingsStatus.LIQUIDATION,
+            )
+            known = key not in unknown
+            proposal = propose(
+                grade=buyer.grade if known else None,
+                proceedings=buyer.proceedings,
+                max_allowed=limits.max_top_up,
+                requested=source.top_up,
+                bands=bands,
+            )
+            line.buyer = buyer
+            line.grade = buyer.grade if known else None
+            line.max_top_up = limits.max_top_up
+            line.proposed_top_up = proposal.amount
+            line.proposal_reason = proposal.reason[:300]
+        else:
+            line.verdict = LineVerdict.REFUSED
+            refused += 1
+        rows.append(line)
+    StudyLine.objects.bulk_create(rows)
+    Study.objects.filter(pk=study.pk).update(
+        lines_analysed=F("lines_analysed") + len(group),
+        lines_accepted=F("lines_accepted") + accepted,
+        lines_refused=F("lines_refused") + refused,
+    )
+
+
+@transaction.atomic(durable=True)
+def study_submit(*, study_id: UUID | str, actor: User) -> Study:
+    """The broker or the wholesaler sends the analysed list to the insurer's experts."""
+    policy.require(policy.can_work_on_studies(actor))
+    study = lock_study(study_id)
+    if study.status != StudyStatus.DRAFT or not study.uploaded_at:
+        raise Conflict(_("Déposez d'abord une liste d'acheteurs analysée."), field="file")
+    if study.lines_accepted == 0:
+        raise RuleViolation(
+            _("Aucune ligne n'est acceptée : corrigez le fichier et déposez-le de nouveau."),
+            field="file",
+        )
+    study.status = StudyStatus.SUBMITTED
+    study.submitted_at = timezone.now()
+    study.save(update_fields=["status", "submitted_at"])
+    event_record(
+        action=StudyEvent.SUBMITTED,
+        actor=actor,
+        obj=study,
+        policyholder=study.policyholder,
+        data={"accepted": study.lines_accepted, "refused": study.lines_refused},
+    )
+    return study
+
+
+def study_progress(study: Study) -> dict[str, Any]:
+    """For the progress bar: how far the worker is."""
+    total = study.lines_total or 1
+    return {
+        "analysed": study.lines_analysed,
+        "total": study.lines_total,
+        "percent": min(100, int(Decimal(study.lines_analysed) * 100 / total)),
+        "done": study.status != StudyStatus.ANALYSING,
+    }
