@@ -5,12 +5,14 @@ from rest_framework.routers import DefaultRouter
 
 from billing import api as billing_api
 from portal import api as portal_api
+from studies import api as studies_api
 from underwriting import api as underwriting_api
 
 router = DefaultRouter()
 portal_api.register(router)
 underwriting_api.register(router)
 billing_api.register(router)
+studies_api.register(router)
 
 urlpatterns = [
     path("auth/token/", portal_api.ObtainTokenView.as_view(), name="api-token"),

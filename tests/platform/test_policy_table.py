@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -125,6 +126,22 @@ TABLE: dict[str, Row] = {
         ),
         Row("read decisions' internal notes", INSURER, policy.can_read_internal_notes),
         Row("use the Django admin site", frozenset({"admin"}), policy.can_use_admin_site),
+        Row(
+            "start a study, upload a buyer list, accept or decline a study",
+            frozenset({"credit_manager", "org_admin", "broker"}),
+            policy.can_work_on_studies,
+        ),
+        Row(
+            "finalise studies, adjust lines",
+            frozenset({"arbiter", "senior_arbiter", "admin"}),
+            policy.can_finalise_studies,
+        ),
+        # A prospect's study: a broker brings the wholesaler (issue 8 "Prospects").
+        Row(
+            "start a study for a prospect",
+            frozenset({"broker"}),
+            lambda user: policy.can_work_on_studies(user) and policy.is_broker_user(user),
+        ),
     )
 }
 
@@ -343,6 +360,7 @@ class Write:
     build: Callable[[Objects, User], Call]
     api: bool = False
     variant: str = ""
+    multipart: bool = False  # an API upload: multipart/form-data, not JSON
 
     @property
     def id(self) -> str:
@@ -360,6 +378,7 @@ def _request_figures(objects: Objects) -> dict[str, Any]:
 
 
 ACT = "ask for the largest top-up or submit a top-up request"
+STUDY_WORK = "start a study, upload a buyer list, accept or decline a study"
 
 WRITES: list[Write] = [
     # --- pages --------------------------------------------------------------------------------
@@ -607,7 +626,126 @@ WRITES: list[Write] = [
         ),
         api=True,
     ),
+    # --- studies API ----------------------------------------------------------------------------
+    Write(
+        "study-list",
+        STUDY_WORK,
+        lambda o, u: (reverse("study-list"), {"contract": str(o.contract.pk)}),
+        api=True,
+    ),
+    Write(
+        "study-prospect",
+        "start a study for a prospect",
+        lambda o, u: (
+            reverse("study-prospect"),
+            {
+                "name": "Prospect SAS",
+                "siren": siren_for(987_656),
+                "contact_name": "Camille Durand",
+                "contact_email": "camille@prospect.test",
+                "primary_insurer_name": "Coface",
+                "primary_policy_number": "CF-1",
+            },
+        ),
+        api=True,
+    ),
+    Write(
+        "study-upload",
+        STUDY_WORK,
+        lambda o, u: (
+            reverse("study-upload", args=[_study(o, "draft").pk]),
+            {"file": SimpleUploadedFile("acheteurs.csv", _buyer_list(), "text/csv")},
+        ),
+        api=True,
+        multipart=True,
+    ),
+    Write(
+        "study-submit",
+        STUDY_WORK,
+        lambda o, u: (reverse("study-submit", args=[_study(o, "draft").pk]), {}),
+        api=True,
+    ),
+    Write(
+        "study-line-adjust",
+        "finalise studies, adjust lines",
+        lambda o, u: (
+            reverse(
+                "study-line-adjust",
+                args=[_study(o, "submitted").pk, _study_line(_study(o, "submitted")).pk],
+            ),
+            {"amount": "10000", "reason": "risque"},
+        ),
+        api=True,
+    ),
+    Write(
+        "study-finalise",
+        "finalise studies, adjust lines",
+        lambda o, u: (reverse("study-finalise", args=[_study(o, "submitted").pk]), {}),
+        api=True,
+    ),
+    Write(
+        "study-countersign",
+        "countersign above an authority",
+        lambda o, u: (
+            reverse("study-countersign", args=[_study(o, "awaiting").pk]),
+            {"approve": True, "note": "ok"},
+        ),
+        api=True,
+    ),
+    Write(
+        "study-accept",
+        STUDY_WORK,
+        lambda o, u: (reverse("study-accept", args=[_study(o, "finalised").pk]), {}),
+        api=True,
+    ),
+    Write(
+        "study-decline",
+        STUDY_WORK,
+        lambda o, u: (
+            reverse("study-decline", args=[_study(o, "finalised").pk]),
+            {"note": "trop cher"},
+        ),
+        api=True,
+    ),
 ]
+
+# --- studies: alice's study at the stage a write needs (built through the services) ---------
+
+
+def _buyer_list() -> bytes:
+    buyer = new_buyer()
+    return f"SIREN;Raison sociale;Encours;Limite primaire\n{buyer.siren};X;100000;40000\n".encode()
+
+
+def _study(o: Objects, stage: str) -> Any:
+    """alice's study: `draft` (list analysed), `submitted`, `awaiting` (an arbiter's
+    finalisation above its authority) or `finalised`. One per case: one open study a contract."""
+    from studies import services as study_services
+
+    def build() -> Any:
+        user = o.world.alice.credit_manager
+        with acting_as(user):
+            study = study_services.study_start(contract=o.contract, actor=user)
+            study_services.study_upload(
+                study_id=study.pk, content=_buyer_list(), filename="a.csv", actor=user
+            )
+            if stage != "draft":
+                study_services.study_submit(study_id=study.pk, actor=user)
+        insurer = o.world.staff["arbiter" if stage == "awaiting" else "senior_arbiter"]
+        if stage in ("awaiting", "finalised"):
+            with acting_as(insurer):
+                study = study_services.study_finalise(study_id=study.pk, actor=insurer)
+        return study
+
+    return o._once(f"study-{stage}", build)
+
+
+def _study_line(study: Any) -> Any:
+    from studies.models import StudyLine
+
+    with insurer_scope():
+        return StudyLine.objects.get(study=study)
+
 
 # Known disagreements between the application and DESIGN §3: (route id, role) -> reason.
 # Each is a strict xfail, so fixing the application turns it into a failure to remove here.
@@ -660,6 +798,8 @@ def _cases() -> Iterator[Any]:
 def _post(write: Write, user: User, url: str, payload: dict[str, Any]) -> Any:
     if write.api:
         client: Client = token_client(user)
+        if write.multipart:
+            return client.post(url, payload)
         return client.post(url, payload, content_type="application/json")
     return client_for(user).post(url, payload)
 

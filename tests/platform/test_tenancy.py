@@ -58,6 +58,34 @@ def billing_run(world: World, tenant: Tenant) -> Any:
     return BillingRun.objects.get_or_create(month=month, trigger=BillingRunTrigger.COMMAND)[0].pk
 
 
+_STUDIES: dict[tuple[int, Any], Any] = {}
+
+
+def tenant_study(world: World, tenant: Tenant) -> Any:
+    """The tenant's study, its one-line buyer list analysed (built once per world)."""
+    from studies import services as study_services
+    from tests.support.factories import BuyerFactory
+
+    key = (id(world), tenant.organisation.pk)  # a new world's ids are new: never a stale study
+    if key not in _STUDIES:
+        buyer = BuyerFactory.create()
+        content = f"SIREN;Raison sociale;Encours;Limite primaire\n{buyer.siren};X;100000;40000\n"
+        user = tenant.credit_manager
+        with acting_as(user):
+            study = study_services.study_start(contract=tenant.contract, actor=user)
+            study_services.study_upload(
+                study_id=study.pk, content=content.encode(), filename="a.csv", actor=user
+            )
+        _STUDIES[key] = study
+    return _STUDIES[key]
+
+
+def tenant_study_line(world: World, tenant: Tenant) -> Any:
+    from studies.models import StudyLine
+
+    return StudyLine.objects.filter(study=tenant_study(world, tenant)).get().pk
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     "contract_id": lambda world, tenant: tenant.contract.pk,
@@ -86,6 +114,24 @@ OBJECTS: dict[str, ObjectFor] = {
     "invoice-credit-note:pk": tenant_invoice,
     "run_id": billing_run,
     "billingrun-detail:pk": billing_run,
+    # studies (API): the tenant's study; the line of `lines/<line_id>/adjust/`
+    **{
+        f"study-{name}:pk": (lambda world, tenant: tenant_study(world, tenant).pk)
+        for name in (
+            "detail",
+            "upload",
+            "lines",
+            "verdicts",
+            "submit",
+            "line-adjust",
+            "finalise",
+            "countersign",
+            "report",
+            "accept",
+            "decline",
+        )
+    },
+    "study-line-adjust:line_id": tenant_study_line,
 }
 
 
