@@ -11,16 +11,24 @@ import resource
 import time
 import tracemalloc
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.test import override_settings
+from django_scopes import scopes_disabled
 from openpyxl import Workbook
 from stdnum import luhn
 
 from benchmarks.registry import Figure, benchmark
+from portal.models import AuditEvent, Organisation, OrganisationKind, Role, User
+from portal.tenancy import tenant_scope
 from studies.exports import verdicts_csv, verdicts_xlsx
+from studies.models import Study, StudyLine
 from studies.parsing import read_buyer_list
+from studies.services import study_start, study_upload
 from studies.verdicts import line_verdicts
+from underwriting.models import Buyer, Contract, ContractStatus
 
 LINES = 20_000
 MB = 1024 * 1024
@@ -155,5 +163,76 @@ def studies_upload() -> Iterator[Figure]:
         start = time.perf_counter()
         export(verdicts)
         yield f"verdicts_{kind}_export", time.perf_counter() - start, "s"
+    yield from _through_the_service(files)
     # ru_maxrss is in kilobytes on Linux: the whole process, data generation included.
     yield "process_max_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB"
+
+
+# --- the same lists through the upload service: registry look-ups, buyers created, proposals
+# and 20 000 study lines written, in the policyholder's scope (row-level security follows it).
+
+BENCH_NAME = "Bench Études"
+
+
+def _bench_cleanup() -> None:
+    with scopes_disabled():
+        organisations = list(Organisation.objects.filter(name=BENCH_NAME))
+        StudyLine.objects.filter(policyholder__in=organisations).delete()
+        Study.objects.filter(policyholder__in=organisations).delete()
+        buyers = Buyer.objects.filter(name__startswith="Revendeur n°")
+        buyer_ids = [str(pk) for pk in buyers.values_list("pk", flat=True)]
+        events = AuditEvent.objects.filter(
+            policyholder__in=organisations
+        ) | AuditEvent.objects.filter(object_type=Buyer._meta.label, object_id__in=buyer_ids)
+        events.delete()
+        buyers.delete()
+        Contract.objects.filter(policyholder__in=organisations).delete()
+        User.objects.filter(organisation__in=organisations).delete()
+        Organisation.objects.filter(pk__in=[o.pk for o in organisations]).delete()
+
+
+def _upload_once(kind: str, content: bytes) -> tuple[float, int]:
+    with scopes_disabled():
+        organisation = Organisation.objects.create(
+            kind=OrganisationKind.POLICYHOLDER, name=BENCH_NAME
+        )
+        contract = Contract.objects.create(
+            policyholder=organisation,
+            number=f"UP-BENCH-STUDY-{kind}",
+            primary_insurer_name="Bench",
+            primary_policy_number="B-1",
+            status=ContractStatus.DRAFT,
+            starts_on=date(2026, 1, 1),
+            monthly_rate=Decimal("0.0012"),
+        )
+        actor = User.objects.create(
+            username=f"bench-study-{kind}@bench.test",
+            email=f"bench-study-{kind}@bench.test",
+            organisation=organisation,
+            role=Role.CREDIT_MANAGER,
+        )
+    with tenant_scope([organisation.pk]), override_settings(STUDY_ASYNC_LINES=LINES * 10):
+        study = study_start(contract=contract, actor=actor)
+        start = time.perf_counter()
+        study = study_upload(
+            study_id=study.pk, content=content, filename=f"acheteurs.{kind}", actor=actor
+        )
+        seconds = time.perf_counter() - start
+    return seconds, study.lines_accepted
+
+
+def _through_the_service(files: dict[str, bytes]) -> Iterator[Figure]:
+    for kind, content in files.items():
+        _bench_cleanup()
+        try:
+            seconds, accepted = _upload_once(kind, content)
+            yield f"{kind}_upload_service_to_stored_verdicts", seconds, "s"
+            yield f"{kind}_upload_service_accepted_lines", accepted, "lines"
+            _bench_cleanup()
+            tracemalloc.start()
+            _upload_once(kind, content)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            yield f"{kind}_upload_service_peak_memory", peak / MB, "MB"
+        finally:
+            _bench_cleanup()

@@ -50,3 +50,10 @@ class Forbidden(DomainError):
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message or _("Vous n'avez pas le droit de faire cela."), **kwargs)
+
+
+class NotFound(DomainError):
+    """What the action names does not exist in the caller's scope (404, like a page)."""
+
+    status_code = 404
+    default_code = "not_found"

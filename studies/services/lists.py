@@ -8,21 +8,23 @@ a worker (`studies.tasks.study_analyse_task`), which commits its progress group 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import policy
 from portal.errors import Conflict, RuleViolation
-from portal.events import event_record, events_record_bulk
+from portal.events import event_record
 from portal.models import User
+from studies import lines_sql
 from studies.events import StudyEvent
 from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
 from studies.parsing import ParsedFile, read_buyer_list
@@ -31,7 +33,6 @@ from studies.services.prospects import ProspectInput, prospect_create
 from studies.services.reviews import lock_study
 from studies.verdicts import LineError, line_verdicts
 from studies.verdicts import LineVerdict as Verdict
-from underwriting.events import UnderwritingEvent
 from underwriting.models import Buyer, Contract, ContractStatus, ProceedingsStatus
 from underwriting.rules import top_up_limits
 
@@ -175,7 +176,17 @@ def study_analyse(*, study_id: UUID | str) -> Study | None:
             lines_analysed=0, lines_accepted=0, lines_refused=0
         )
         content, actor = bytes(stored.content), stored.uploaded_by
-    parsed = _parse(content, study.file_name)
+    try:
+        parsed = _parse(content, study.file_name)
+    except RuleViolation:
+        # It was read at upload; if it no longer is (limits changed meanwhile), the study goes
+        # back to a draft without a list rather than waiting for ever.
+        with transaction.atomic():
+            StudyFile.objects.filter(study_id=study_id).delete()
+            Study.objects.filter(pk=study_id).update(
+                status=StudyStatus.DRAFT, uploaded_at=None, file_name="", lines_total=0
+            )
+        return None
     _analyse(study=study, parsed=parsed, actor=actor, commit_groups=True)
     with transaction.atomic():
         study = lock_study(study_id)
@@ -189,20 +200,27 @@ def _analyse(*, study: Study, parsed: ParsedFile, actor: User, commit_groups: bo
     contract = study.contract
     verdicts = _verdicts(parsed=parsed, contract=contract)
     bands = grid_bands()
+    added = 0
     for start in range(0, len(verdicts), ANALYSIS_GROUP):
         group = verdicts[start : start + ANALYSIS_GROUP]
         if commit_groups:
             with transaction.atomic():
-                _write_group(study=study, group=group, bands=bands, actor=actor)
+                added += _write_group(study=study, group=group, bands=bands)
         else:
-            _write_group(study=study, group=group, bands=bands, actor=actor)
+            added += _write_group(study=study, group=group, bands=bands)
     study.refresh_from_db(fields=["lines_accepted", "lines_refused", "lines_analysed"])
+    # One event for the whole list: the buyers it added to the registry are counted here rather
+    # than recorded one by one (a list of 20 000 new buyers would write 20 000 audit rows).
     event_record(
         action=StudyEvent.ANALYSED,
         actor=actor,
         obj=study,
         policyholder=study.policyholder,
-        data={"accepted": study.lines_accepted, "refused": study.lines_refused},
+        data={
+            "accepted": study.lines_accepted,
+            "refused": study.lines_refused,
+            "buyers_added_to_registry": added,
+        },
     )
 
 
@@ -227,79 +245,88 @@ def _verdicts(*, parsed: ParsedFile, contract: Contract) -> list[Verdict]:
 
 
 def _error(error: LineError) -> dict[str, object]:
+    """A line error as stored: enough to show it and to rebuild the verdicts file."""
     return {
         "column": error.header,
+        "column_key": str(error.column),
         "value": error.value,
         "problem": str(error.problem),
+        "reason": error.reason,
+        "fix": error.fix,
         "message": error.message,
     }
 
 
-def _buyers_for(group: Sequence[Verdict], actor: User) -> tuple[dict[str, Buyer], set[str]]:
-    """The registry's buyer for each accepted identifier, created in bulk when unknown.
-    Returns them by key (SIREN or VAT number) and the keys created now (their grade is unknown)."""
+def _buyers_for(group: Sequence[Verdict]) -> tuple[dict[str, Buyer], set[str]]:
+    """The registry's buyer for each accepted identifier, added set-based when unknown.
+    Returns them by key (SIREN or VAT number) and the keys added now (their grade is unknown)."""
     keys = {verdict.buyer_key for verdict in group if verdict.accepted and verdict.buyer_key}
-    sirens = {key for key in keys if key.isdigit()}
-    vats = keys - sirens
-    found: dict[str, Buyer] = {}
-    for buyer in Buyer.objects.filter(siren__in=sirens):
-        found[buyer.siren or ""] = buyer
-    for buyer in Buyer.objects.filter(vat_number__in=vats):
-        found[buyer.vat_number or ""] = buyer
-    created: dict[str, Buyer] = {}
+    found = _registry(keys)
+    new: dict[str, tuple[str | None, str | None, str, str]] = {}
     for verdict in group:
         key, company = verdict.buyer_key, verdict.company
         if not verdict.accepted or key is None or company is None or key in found:
             continue
-        if key not in created:
-            created[key] = Buyer(
-                siren=company.siren,
-                vat_number=None if company.siren else company.vat_number,
-                country=company.country,
-                name=(verdict.line.name.strip() or key)[:200],
-            )
-    if created:
-        # Another upload may add the same buyer meanwhile: the registry is global.
-        Buyer.objects.bulk_create(list(created.values()), ignore_conflicts=True)
-        fresh_sirens = [b.siren for b in created.values() if b.siren]
-        fresh_vats = [b.vat_number for b in created.values() if b.vat_number]
-        stored = [
-            *Buyer.objects.filter(siren__in=fresh_sirens),
-            *Buyer.objects.filter(vat_number__in=fresh_vats),
-        ]
-        events_record_bulk(
-            action=UnderwritingEvent.BUYER_CREATED,
-            actor=actor,
-            items=[(buyer, None, {"identifier": buyer.identifier}) for buyer in stored],
+        new.setdefault(
+            key,
+            (
+                company.siren,
+                None if company.siren else company.vat_number,
+                company.country,
+                (verdict.line.name.strip() or key)[:200],
+            ),
         )
-        for buyer in stored:
-            found[buyer.identifier] = buyer
-    return found, set(created)
+    if new:
+        columns = list(zip(*new.values(), strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                lines_sql.INSERT_BUYERS,
+                {
+                    "siren": list(columns[0]),
+                    "vat_number": list(columns[1]),
+                    "country": list(columns[2]),
+                    "name": list(columns[3]),
+                    "grade": Buyer._meta.get_field("grade").get_default(),
+                },
+            )
+        found.update(_registry(set(new)))
+    return found, set(new)
 
 
-def _write_group(
-    *, study: Study, group: Sequence[Verdict], bands: Sequence[Band], actor: User
-) -> None:
+def _registry(keys: set[str]) -> dict[str, Buyer]:
+    sirens = {key for key in keys if key.isdigit()}
+    found = {b.siren or "": b for b in Buyer.objects.filter(siren__in=sirens)}
+    found.update(
+        {b.vat_number or "": b for b in Buyer.objects.filter(vat_number__in=keys - sirens)}
+    )
+    return found
+
+
+def _write_group(*, study: Study, group: Sequence[Verdict], bands: Sequence[Band]) -> int:
+    """Write a group's lines; returns how many buyers it added to the registry."""
     contract = study.contract
-    buyers, unknown = _buyers_for(group, actor)
-    rows: list[StudyLine] = []
+    buyers, added = _buyers_for(group)
+    columns: dict[str, list[Any]] = {name: [] for name in _LINE_COLUMNS}
     accepted = refused = 0
     for verdict in group:
         source = verdict.line
-        line = StudyLine(
-            policyholder_id=study.policyholder_id,
-            study=study,
-            line_number=source.number,
-            identifier=source.identifier[:40],
-            name=source.name[:200],
-            exposure=source.exposure,
-            primary_amount=source.primary,
-            requested_top_up=source.top_up,
-            verdict=LineVerdict.ACCEPTED if verdict.accepted else LineVerdict.REFUSED,
-            errors=[_error(error) for error in verdict.errors],
-        )
         key = verdict.buyer_key
         buyer = buyers.get(key) if verdict.accepted and key else None
+        row: dict[str, Any] = {
+            "line_number": source.number,
+            "identifier": source.identifier[:40],
+            "name": source.name[:200],
+            "exposure": source.exposure,
+            "primary_amount": source.primary,
+            "requested_top_up": source.top_up,
+            "verdict": LineVerdict.REFUSED.value,
+            "errors": json.dumps([_error(error) for error in verdict.errors], ensure_ascii=False),
+            "buyer_id": None,
+            "grade": None,
+            "max_top_up": None,
+            "proposed_top_up": None,
+            "proposal_reason": "",
+        }
         if buyer is not None and source.exposure is not None and source.primary is not None:
             accepted += 1
             limits = top_up_limits(
@@ -309,7 +336,7 @@ def _write_group(
                 contract_number=contract.number,
                 buyer_in_liquidation=buyer.proceedings == ProceedingsStatus.LIQUIDATION,
             )
-            known = key not in unknown
+            known = key not in added
             proposal = propose(
                 grade=buyer.grade if known else None,
                 proceedings=buyer.proceedings,
@@ -317,21 +344,46 @@ def _write_group(
                 requested=source.top_up,
                 bands=bands,
             )
-            line.buyer = buyer
-            line.grade = buyer.grade if known else None
-            line.max_top_up = limits.max_top_up
-            line.proposed_top_up = proposal.amount
-            line.proposal_reason = proposal.reason[:300]
+            row.update(
+                verdict=LineVerdict.ACCEPTED.value,
+                buyer_id=buyer.pk,
+                grade=buyer.grade if known else None,
+                max_top_up=limits.max_top_up,
+                proposed_top_up=proposal.amount,
+                proposal_reason=proposal.reason[:300],
+            )
         else:
-            line.verdict = LineVerdict.REFUSED
             refused += 1
-        rows.append(line)
-    StudyLine.objects.bulk_create(rows)
+        for name, value in row.items():
+            columns[name].append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            lines_sql.INSERT_LINES,
+            {"policyholder": study.policyholder_id, "study": study.pk, **columns},
+        )
     Study.objects.filter(pk=study.pk).update(
         lines_analysed=F("lines_analysed") + len(group),
         lines_accepted=F("lines_accepted") + accepted,
         lines_refused=F("lines_refused") + refused,
     )
+    return len(added)
+
+
+_LINE_COLUMNS = (
+    "line_number",
+    "identifier",
+    "name",
+    "exposure",
+    "primary_amount",
+    "requested_top_up",
+    "verdict",
+    "errors",
+    "buyer_id",
+    "grade",
+    "max_top_up",
+    "proposed_top_up",
+    "proposal_reason",
+)
 
 
 @transaction.atomic(durable=True)

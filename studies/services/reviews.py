@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import policy
-from portal.errors import Conflict, RuleViolation
+from portal.errors import Conflict, NotFound, RuleViolation
 from portal.events import event_record
 from portal.models import User
 from portal.timeutils import business_today
@@ -39,7 +39,9 @@ def study_line_adjust(
 ) -> StudyLine:
     """The arbiter sets a line's top-up (within what the rules allow), with a reason."""
     policy.require(policy.can_finalise_studies(actor))
-    line = StudyLine.objects.select_related("study").get(pk=line_id)
+    line = StudyLine.objects.select_related("study").filter(pk=line_id).first()
+    if line is None:
+        raise NotFound(_("Ligne d'étude introuvable."), field="line")
     study = lock_study(line.study_id)
     if study.status not in REVIEWABLE:
         raise Conflict(_("Cette étude n'est plus en cours d'examen."))
