@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("unlockplus.api_urls")),
     path("", include("underwriting.urls")),
     path("", include("billing.urls")),
+    path("", include("studies.urls")),
     path("", include("portal.urls")),
 ]

@@ -124,24 +124,20 @@ TABLE: dict[str, Row] = {
             frozenset({"admin"}),
             policy.can_manage_contracts,
         ),
-        Row("read decisions' internal notes", INSURER, policy.can_read_internal_notes),
-        Row("use the Django admin site", frozenset({"admin"}), policy.can_use_admin_site),
         Row(
             "start a study, upload a buyer list, accept or decline a study",
             frozenset({"credit_manager", "org_admin", "broker"}),
             policy.can_work_on_studies,
         ),
+        # A prospect is not on the platform yet: only a broker brings one (DESIGN §4 "Study").
+        Row("start a study for a prospect", frozenset({"broker"}), policy.is_broker_user),
         Row(
             "finalise studies, adjust lines",
             frozenset({"arbiter", "senior_arbiter", "admin"}),
             policy.can_finalise_studies,
         ),
-        # A prospect's study: a broker brings the wholesaler (issue 8 "Prospects").
-        Row(
-            "start a study for a prospect",
-            frozenset({"broker"}),
-            lambda user: policy.can_work_on_studies(user) and policy.is_broker_user(user),
-        ),
+        Row("read decisions' internal notes", INSURER, policy.can_read_internal_notes),
+        Row("use the Django admin site", frozenset({"admin"}), policy.can_use_admin_site),
     )
 }
 
@@ -157,6 +153,8 @@ MAY: dict[str, str] = {
     "issue_credit_note": "issue credit notes",
     "manage_contracts": "terminate or suspend a contract",
     "read_internal_notes": "read decisions' internal notes",
+    "work_on_studies": "start a study, upload a buyer list, accept or decline a study",
+    "finalise_studies": "finalise studies, adjust lines",
     "use_admin_site": "use the Django admin site",
 }
 
@@ -351,6 +349,59 @@ def _last_month() -> str:
 Call = tuple[str, dict[str, Any]]  # url, payload
 
 
+def alices_study(objects: Objects, stage: str) -> Any:
+    """alice's study with a one-line analysed list, at `stage`: draft, submitted, awaiting
+    (an arbiter's proposal above its authority, none recorded) or finalised."""
+
+    def build() -> Any:
+        from studies import services as study_services
+
+        manager = objects.world.alice.credit_manager
+        with acting_as(manager):
+            study = study_services.study_start(contract=objects.contract, actor=manager)
+            study_services.study_upload(
+                study_id=study.pk, content=_buyer_csv(), filename="a.csv", actor=manager
+            )
+            if stage != "draft":
+                study_services.study_submit(study_id=study.pk, actor=manager)
+        finaliser = {"awaiting": "arbiter", "finalised": "senior_arbiter"}.get(stage)
+        if finaliser:
+            user = objects.world.staff[finaliser]
+            with acting_as(user):
+                study_services.study_finalise(study_id=study.pk, actor=user)
+        return study
+
+    return objects._once(f"study-{stage}", build)
+
+
+def _study_url(name: str, objects: Objects, stage: str) -> str:
+    return reverse(name, args=[alices_study(objects, stage).pk])
+
+
+def _study_line_url(objects: Objects) -> str:
+    from studies.models import StudyLine
+
+    study = alices_study(objects, "submitted")
+    with acting_as(objects.world.staff["arbiter"]):
+        line = StudyLine.objects.get(study=study)
+    return reverse("study_line_adjust", args=[study.pk, line.pk])
+
+
+def _buyer_csv() -> bytes:
+    line = f"{new_buyer().siren};X;100000;40000"
+    return f"SIREN;Raison sociale;Encours;Limite primaire\n{line}\n".encode()
+
+
+def _buyer_list() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("acheteurs.csv", _buyer_csv(), content_type="text/csv")
+
+
+STUDY = "start a study, upload a buyer list, accept or decline a study"
+REVIEW = "finalise studies, adjust lines"
+
+
 @dataclass(frozen=True)
 class Write:
     """One POST: the route, the table row that governs it, and how to build it for alice."""
@@ -486,6 +537,51 @@ WRITES: list[Write] = [
             reverse("credit_note_create", args=[o.invoice.pk]),
             {"amount": "10.00", "reason": "geste commercial", "confirm": "1"},
         ),
+    ),
+    Write(
+        "study_new",
+        STUDY,
+        lambda o, u: (reverse("study_new"), {"policyholder": str(o.world.alice.organisation.pk)}),
+    ),
+    Write(
+        "study_new_prospect",
+        "start a study for a prospect",
+        lambda o, u: (
+            reverse("study_new_prospect"),
+            {
+                "name": "Prospect SAS",
+                "siren": "732 829 320",
+                "contact_name": "Paula Prospect",
+                "contact_email": "paula@prospect.test",
+                "primary_insurer_name": "Coface",
+                "primary_policy_number": "CF-1",
+            },
+        ),
+    ),
+    Write(
+        "study_upload",
+        STUDY,
+        lambda o, u: (_study_url("study_upload", o, "draft"), {"file": _buyer_list()}),
+    ),
+    Write("study_submit", STUDY, lambda o, u: (_study_url("study_submit", o, "draft"), {})),
+    Write(
+        "study_line_adjust",
+        REVIEW,
+        lambda o, u: (_study_line_url(o), {"amount": "10 000,00", "reason": "note en baisse"}),
+    ),
+    Write(
+        "study_finalise", REVIEW, lambda o, u: (_study_url("study_finalise", o, "submitted"), {})
+    ),
+    Write(
+        "study_countersign",
+        "countersign above an authority",
+        lambda o, u: (_study_url("study_countersign", o, "awaiting"), {"approve": "yes"}),
+    ),
+    Write("study_accept", STUDY, lambda o, u: (_study_url("study_accept", o, "finalised"), {})),
+    Write(
+        "study_decline",
+        STUDY,
+        lambda o, u: (_study_url("study_decline", o, "finalised"), {"note": "trop cher"}),
     ),
     # --- API ----------------------------------------------------------------------------------
     Write(
