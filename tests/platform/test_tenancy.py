@@ -132,6 +132,9 @@ OBJECTS: dict[str, ObjectFor] = {
         )
     },
     "study-line-adjust:line_id": tenant_study_line,
+    # studies (pages): the same study and its line, by the pages' kwarg names
+    "study_id": lambda world, tenant: tenant_study(world, tenant).pk,
+    "line_id": tenant_study_line,
 }
 
 
