@@ -38,6 +38,8 @@ class Message:
     subject: str
     body: str = ""
     link: str = ""
+    # An invitation reaches an account that cannot sign in yet (inactive until it accepts).
+    invitation: bool = False
 
 
 Notifier = Callable[[Recorded, Any], Iterable[Message]]
@@ -134,7 +136,9 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
         seen: set[int] = set()
         for message in registration.notifier(item, context):
             recipient = message.recipient
-            if recipient is None or not recipient.is_active or recipient.pk in seen:
+            if recipient is None or recipient.pk in seen:
+                continue
+            if not recipient.is_active and not message.invitation:
                 continue
             seen.add(recipient.pk)
             notifications.append(

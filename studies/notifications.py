@@ -114,21 +114,31 @@ def study_expired(item: Recorded, _context: Any) -> Iterable[Message]:
 
 @notifies(StudyEvent.CONTACT_INVITED)
 def contact_invited(item: Recorded, _context: Any) -> Iterable[Message]:
+    """The prospect's contact: first the report to answer (its account opens on acceptance),
+    then, when the broker accepted for it, the link to choose its password."""
     study: Study = item.obj
     user = User.objects.filter(pk=int(item.event.data["user"])).first()
     if user is None:
         return []
-    link = reverse(
-        "password_reset_confirm",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
-        },
-    )
-    subject = _("Bienvenue sur Unlock Plus : %(name)s") % {"name": study.policyholder.name}
+    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    name = study.policyholder.name
+    if item.event.data.get("invitation") == "report":
+        link = reverse(
+            "study_invitation", kwargs={"study_id": study.pk, "uidb64": uidb64, "token": token}
+        )
+        subject = _("Votre étude de portefeuille Unlock Plus est prête : %(name)s") % {"name": name}
+        body = _(
+            "Votre courtier a fait étudier les acheteurs de %(name)s. Le rapport propose un "
+            "top-up sur chacun d'eux : consultez-le et acceptez-le pour activer votre contrat. "
+            "Vous choisirez alors votre mot de passe (identifiant : %(email)s)."
+        ) % {"name": name, "email": user.email}
+        return [Message(recipient=user, subject=subject, body=body, link=link, invitation=True)]
+    link = reverse("password_reset_confirm", kwargs={"uidb64": uidb64, "token": token})
+    subject = _("Bienvenue sur Unlock Plus : %(name)s") % {"name": name}
     body = _(
         "L'étude de portefeuille de %(name)s est acceptée et votre contrat est actif. "
         "Vous êtes l'administrateur de votre organisation : choisissez votre mot de passe "
         "avec le lien ci-dessous (identifiant : %(email)s)."
-    ) % {"name": study.policyholder.name, "email": user.email}
+    ) % {"name": name, "email": user.email}
     return [Message(recipient=user, subject=subject, body=body, link=link)]

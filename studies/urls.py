@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import views
+from studies import views, views_invitation
 
 urlpatterns = [
     path("studies/", views.study_list, name="study_list"),
@@ -32,6 +32,11 @@ urlpatterns = [
     path("studies/<uuid:study_id>/accept/", views.study_accept, name="study_accept"),
     path("studies/<uuid:study_id>/decline/", views.study_decline, name="study_decline"),
     path("studies/<uuid:study_id>/report/", views.study_report, name="study_report"),
+    path(
+        "studies/<uuid:study_id>/invitation/<uidb64>/<token>/",
+        views_invitation.study_invitation,
+        name="study_invitation",
+    ),
     path(
         "studies/<uuid:study_id>/report.pdf", views.study_report_pdf_view, name="study_report_pdf"
     ),

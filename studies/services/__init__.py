@@ -2,7 +2,14 @@
 submission), `reviews` (adjustments, finalisation, countersignature), `answers` (acceptance,
 refusal, expiry). Same convention as every app: see the README."""
 
-from studies.services.answers import studies_expire, study_accept, study_decline
+from studies.services.answers import (
+    studies_expire,
+    study_accept,
+    study_accept_invitation,
+    study_decline,
+    study_decline_invitation,
+    study_invitation,
+)
 from studies.services.lists import (
     study_analyse,
     study_progress,
@@ -18,10 +25,13 @@ __all__ = [
     "ProspectInput",
     "studies_expire",
     "study_accept",
+    "study_accept_invitation",
     "study_analyse",
     "study_countersign",
     "study_decline",
+    "study_decline_invitation",
     "study_finalise",
+    "study_invitation",
     "study_line_adjust",
     "study_progress",
     "study_start",

@@ -3,20 +3,29 @@ guarantees, in one transaction), refusal, or expiry after the validity period.""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from uuid import UUID
 
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
+from django_scopes import scopes_disabled
 
 from portal import policy
-from portal.errors import Conflict
+from portal.errors import Conflict, NotFound, RuleViolation
 from portal.events import event_record, events_record_bulk
-from portal.models import Role, User
+from portal.models import User
+from portal.tenancy import tenant_scope
 from portal.timeutils import business_today
 from studies.events import StudyEvent
 from studies.models import LineVerdict, Study, StudyLine, StudyStatus
+from studies.services.prospects import contact_account
 from studies.services.reviews import lock_study
 from underwriting.events import UnderwritingEvent
 from underwriting.models import Contract, ContractStatus, Guarantee, GuaranteeChange
@@ -129,34 +138,7 @@ def _grant_lines(*, study: Study, actor: User) -> int:
     return len(lines)
 
 
-def _invite_contact(study: Study) -> User | None:
-    if not study.is_prospect or not study.contact_email:
-        return None
-    email = study.contact_email.strip()
-    existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None:
-        return None  # already on the platform (invited by another route): nothing to send
-    first, _sep, last = study.contact_name.strip().partition(" ")
-    user = User(
-        username=email,
-        email=email,
-        first_name=first[:150],
-        last_name=last[:150],
-        organisation_id=study.policyholder_id,
-        role=Role.ORG_ADMIN,
-        is_active=True,
-    )
-    user.set_unusable_password()  # the invitation's link sets it
-    user.save()
-    return user
-
-
-@transaction.atomic(durable=True)
-def study_accept(*, study_id: UUID | str, actor: User) -> Study:
-    """The client accepts the report: the contract is activated and every proposed top-up
-    becomes a guarantee from today, all in this one transaction."""
-    policy.require(policy.can_work_on_studies(actor))
-    study = lock_study(study_id)
+def _accept(*, study: Study, actor: User) -> Study:
     _answerable(study)
     _activate(study.contract)
     granted = _grant_lines(study=study, actor=actor)
@@ -171,22 +153,78 @@ def study_accept(*, study_id: UUID | str, actor: User) -> Study:
         policyholder=study.policyholder,
         data={"guarantees": granted, "total_top_up": str(study.total_top_up)},
     )
-    invited = _invite_contact(study)
-    if invited is not None:
+    return study
+
+
+@transaction.atomic(durable=True)
+def study_accept(*, study_id: UUID | str, actor: User) -> Study:
+    """The client (or its broker) accepts the report: the contract is activated and every
+    proposed top-up becomes a guarantee from today, all in this one transaction. A prospect's
+    contact may now sign in: it is told how to choose its password."""
+    policy.require(policy.can_work_on_studies(actor))
+    study = _accept(study=lock_study(study_id), actor=actor)
+    contact = contact_account(study)
+    if contact is not None and not contact.is_active:
+        contact.is_active = True
+        contact.save(update_fields=["is_active"])
         event_record(
             action=StudyEvent.CONTACT_INVITED,
             actor=actor,
             obj=study,
             policyholder=study.policyholder,
-            data={"user": invited.pk},
+            data={"user": contact.pk, "invitation": "password"},
         )
     return study
 
 
+def _invited(*, study_id: UUID | str, uidb64: str, token: str) -> tuple[Study, User]:
+    """The study and its contact named by an invitation link; refused unless the link is the
+    one sent to this study's contact and has not been used."""
+    refused = NotFound(_("Ce lien d'invitation n'est pas (ou plus) valable."), field="token")
+    try:
+        user_pk = int(force_str(urlsafe_base64_decode(uidb64)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise refused from None
+    user = User.objects.filter(pk=user_pk, is_active=False).first()
+    study = lock_study(study_id) if Study.objects.filter(pk=study_id).exists() else None
+    if (
+        user is None
+        or study is None
+        or not study.is_prospect
+        or user.organisation_id != study.policyholder_id
+        or user.email.lower() != study.contact_email.strip().lower()
+        or not default_token_generator.check_token(user, token)
+    ):
+        raise refused
+    return study, user
+
+
+def study_invitation(*, study_id: UUID | str, uidb64: str, token: str) -> tuple[Study, User]:
+    """Read an invitation (the page that shows it before the contact answers)."""
+    with _invitation_scope(study_id):
+        return _invited(study_id=study_id, uidb64=uidb64, token=token)
+
+
 @transaction.atomic(durable=True)
-def study_decline(*, study_id: UUID | str, actor: User, note: str = "") -> Study:
-    policy.require(policy.can_work_on_studies(actor))
-    study = lock_study(study_id)
+def study_accept_invitation(
+    *, study_id: UUID | str, uidb64: str, token: str, password: str
+) -> User:
+    """The prospect's contact accepts the study from its invitation and chooses its password in
+    the same step: the contract goes live and the contact becomes the organisation's admin."""
+    with _invitation_scope(study_id):
+        study, contact = _invited(study_id=study_id, uidb64=uidb64, token=token)
+        try:
+            validate_password(password, user=contact)
+        except ValidationError as error:
+            raise RuleViolation(" ".join(error.messages), field="password") from None
+        contact.set_password(password)
+        contact.is_active = True
+        contact.save(update_fields=["password", "is_active"])
+        _accept(study=study, actor=contact)
+    return contact
+
+
+def _decline(*, study: Study, actor: User, note: str) -> Study:
     _answerable(study)
     study.status = StudyStatus.DECLINED
     study.answered_by = actor
@@ -201,6 +239,29 @@ def study_decline(*, study_id: UUID | str, actor: User, note: str = "") -> Study
         reason=note,
     )
     return study
+
+
+@transaction.atomic(durable=True)
+def study_decline(*, study_id: UUID | str, actor: User, note: str = "") -> Study:
+    policy.require(policy.can_work_on_studies(actor))
+    return _decline(study=lock_study(study_id), actor=actor, note=note)
+
+
+@transaction.atomic(durable=True)
+def study_decline_invitation(*, study_id: UUID | str, uidb64: str, token: str, note: str) -> Study:
+    """The prospect's contact declines from its invitation (its account stays closed)."""
+    with _invitation_scope(study_id):
+        study, contact = _invited(study_id=study_id, uidb64=uidb64, token=token)
+        return _decline(study=study, actor=contact, note=note)
+
+
+def _invitation_scope(study_id: UUID | str) -> AbstractContextManager[None]:
+    """An invitation link is its own credential: the scope is the invited policyholder's."""
+    with scopes_disabled():
+        policyholder_id = (
+            Study.objects.filter(pk=study_id).values_list("policyholder_id", flat=True).first()
+        )
+    return tenant_scope([policyholder_id] if policyholder_id else [])
 
 
 @transaction.atomic(durable=True)

@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from portal import policy
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
-from portal.models import Mandate, Organisation, OrganisationKind, User
+from portal.models import Mandate, Organisation, OrganisationKind, Role, User
 from portal.timeutils import business_today
 from studies.events import StudyEvent
+from studies.models import Study
 from underwriting.identifiers import parse_company_id
 from underwriting.models import Contract, ContractStatus
 
@@ -106,3 +107,27 @@ def _default_arbiter() -> User | None:
         .order_by("load", "pk")
         .first()
     )
+
+
+def contact_account(study: Study) -> User | None:
+    """The prospect's contact as an account that cannot sign in yet (inactive, no password):
+    created when the report is issued, so that the invitation can reach it."""
+    if not study.is_prospect or not study.contact_email:
+        return None
+    email = study.contact_email.strip()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        return existing if existing.organisation_id == study.policyholder_id else None
+    first, _sep, last = study.contact_name.strip().partition(" ")
+    user = User(
+        username=email,
+        email=email,
+        first_name=first[:150],
+        last_name=last[:150],
+        organisation_id=study.policyholder_id,
+        role=Role.ORG_ADMIN,
+        is_active=False,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user

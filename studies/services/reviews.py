@@ -20,6 +20,7 @@ from portal.models import User
 from portal.timeutils import business_today
 from studies.events import StudyEvent
 from studies.models import LineVerdict, Study, StudyLine, StudyStatus
+from studies.services.prospects import contact_account
 from underwriting.rules import eur, money
 
 REVIEWABLE = (StudyStatus.SUBMITTED,)
@@ -105,6 +106,16 @@ def _finalise(study: Study, *, finalised_by: User, countersigned_by: User | None
         policyholder=study.policyholder,
         data={"total_top_up": str(study.total_top_up), "expires_on": str(study.expires_on)},
     )
+    contact = contact_account(study)
+    if contact is not None and not contact.is_active:
+        # A prospect's contact reads the report and answers from its invitation.
+        event_record(
+            action=StudyEvent.CONTACT_INVITED,
+            actor=countersigned_by or finalised_by,
+            obj=study,
+            policyholder=study.policyholder,
+            data={"user": contact.pk, "invitation": "report"},
+        )
     return study
 
 

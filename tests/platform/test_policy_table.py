@@ -191,6 +191,9 @@ NOT_BUSINESS_ACTIONS = {
     "logout",
     "password_reset",
     "password_reset_confirm",
+    # The prospect contact's answer: its credential is the one-time link it was sent (its
+    # account cannot sign in before), tested in tests/studies/test_invitation.py.
+    "study_invitation",
     "set_language",
     "api-token",
 }
