@@ -177,7 +177,9 @@ def study_accept(*, study_id: UUID | str, actor: User) -> Study:
     return study
 
 
-def _invited(*, study_id: UUID | str, uidb64: str, token: str) -> tuple[Study, User]:
+def _invited(
+    *, study_id: UUID | str, uidb64: str, token: str, lock: bool = True
+) -> tuple[Study, User]:
     """The study and its contact named by an invitation link; refused unless the link is the
     one sent to this study's contact and has not been used."""
     refused = NotFound(_("Ce lien d'invitation n'est pas (ou plus) valable."), field="token")
@@ -186,10 +188,15 @@ def _invited(*, study_id: UUID | str, uidb64: str, token: str) -> tuple[Study, U
     except (ValueError, TypeError, UnicodeDecodeError):
         raise refused from None
     user = User.objects.filter(pk=user_pk, is_active=False).first()
-    study = lock_study(study_id) if Study.objects.filter(pk=study_id).exists() else None
+    if not Study.objects.filter(pk=study_id).exists():
+        raise refused
+    study = (
+        lock_study(study_id)
+        if lock
+        else Study.objects.select_related("policyholder").get(pk=study_id)
+    )
     if (
         user is None
-        or study is None
         or not study.is_prospect
         or user.organisation_id != study.policyholder_id
         or user.email.lower() != study.contact_email.strip().lower()
@@ -202,7 +209,7 @@ def _invited(*, study_id: UUID | str, uidb64: str, token: str) -> tuple[Study, U
 def study_invitation(*, study_id: UUID | str, uidb64: str, token: str) -> tuple[Study, User]:
     """Read an invitation (the page that shows it before the contact answers)."""
     with _invitation_scope(study_id):
-        return _invited(study_id=study_id, uidb64=uidb64, token=token)
+        return _invited(study_id=study_id, uidb64=uidb64, token=token, lock=False)
 
 
 @transaction.atomic(durable=True)
