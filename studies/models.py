@@ -200,3 +200,15 @@ class ProposalGridBand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.min_grade}-{self.max_grade}: {self.factor}"
+
+    def clean(self) -> None:
+        """Bands do not overlap: each grade has one proposal rule."""
+        from django.core.exceptions import ValidationError
+
+        overlapping = ProposalGridBand.objects.exclude(pk=self.pk).filter(
+            min_grade__lte=self.max_grade, max_grade__gte=self.min_grade
+        )
+        if self.min_grade is not None and self.max_grade is not None and overlapping.exists():
+            raise ValidationError(
+                _("Cette tranche chevauche une autre tranche de la grille."), code="overlap"
+            )

@@ -12,8 +12,16 @@ class BuyerAdmin(admin.ModelAdmin):
 
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
+    """Terms are edited here; the status and the end date change only through the actions that
+    end the cover with them (the contract page: terminate, suspend; a study's acceptance)."""
+
     list_display = ["number", "policyholder", "status", "starts_on", "monthly_rate"]
     list_filter = ["status"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Contract | None = None
+    ) -> list[str] | tuple[str, ...]:
+        return ["status", "ends_on"] if obj is not None else []
 
 
 @admin.register(Guarantee)
