@@ -31,9 +31,7 @@ from portal import policy
 from portal.api_base import ScopedReadOnlyViewSet, api_user
 from portal.tenancy import activate_scope_for
 from studies import exports, selectors, services
-from studies.columns import AMOUNTS, Column, column_of
-from studies.models import Study, StudyLine, StudyStatus
-from studies.parsing import BuyerLine
+from studies.models import Study, StudyStatus
 from studies.serializers import (
     LineQuerySerializer,
     ProspectSerializer,
@@ -48,9 +46,6 @@ from studies.serializers import (
     StudyUploadSerializer,
     VerdictsQuerySerializer,
 )
-from studies.verdicts import LineError, Problem
-from studies.verdicts import LineVerdict as Verdict
-from underwriting.identifiers import CompanyId
 from underwriting.models import Contract
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -60,76 +55,6 @@ def _require(allowed: bool) -> None:
     """The policy's answer at the edge: a user who may not act sees nothing to act on."""
     if not allowed:
         raise NotFound
-
-
-# --- the verdicts file, from the stored lines -----------------------------------------------
-
-
-class _StoredError(LineError):
-    """A line's error as the analysis stored it: its message is kept whole in `reason`."""
-
-    __slots__ = ()
-
-    @property
-    def message(self) -> str:
-        return self.reason
-
-
-def _stored_verdict(line: StudyLine) -> Verdict:
-    """`studies.exports` writes parse-time verdicts; the file is gone after the analysis, so the
-    verdict is rebuilt from the stored line (an amount that was not a number comes back from the
-    error that quotes it)."""
-    errors: list[LineError] = []
-    quoted: dict[Column, str] = {}
-    for stored in line.errors or []:
-        column = column_of(str(stored.get("column", ""))) or Column.IDENTIFIER
-        value = str(stored.get("value", ""))
-        quoted.setdefault(column, value)
-        try:
-            problem = Problem(str(stored.get("problem", "")))
-        except ValueError:
-            problem = Problem.IDENTIFIER_INVALID
-        errors.append(
-            _StoredError(
-                line=line.line_number,
-                column=column,
-                header=str(stored.get("column", "")),
-                value=value,
-                problem=problem,
-                reason=str(stored.get("message", "")),
-                fix="",
-            )
-        )
-    amounts = {
-        Column.EXPOSURE: line.exposure,
-        Column.PRIMARY: line.primary_amount,
-        Column.TOP_UP: line.requested_top_up,
-    }
-    texts = {
-        column: (str(amounts[column]) if amounts[column] is not None else quoted.get(column, ""))
-        for column in AMOUNTS
-    }
-    buyer = line.buyer
-    company = (
-        CompanyId(siren=buyer.siren, vat_number=buyer.vat_number, country=buyer.country)
-        if buyer is not None
-        else None
-    )
-    return Verdict(
-        line=BuyerLine(
-            number=line.line_number,
-            identifier=line.identifier,
-            name=line.name,
-            exposure_text=texts[Column.EXPOSURE],
-            primary_text=texts[Column.PRIMARY],
-            top_up_text=texts[Column.TOP_UP],
-            exposure=line.exposure,
-            primary=line.primary_amount,
-            top_up=line.requested_top_up,
-        ),
-        errors=tuple(errors),
-        company=company,
-    )
 
 
 class _FileTypeNegotiation(DefaultContentNegotiation):
@@ -272,7 +197,7 @@ class StudyViewSet(ScopedReadOnlyViewSet):
         study = self.get_object()
         query = VerdictsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        verdicts = [_stored_verdict(line) for line in selectors.study_lines(study=study)]
+        verdicts = exports.verdicts_from_lines(selectors.study_lines(study=study))
         if query.validated_data["format"] == "xlsx":
             response = HttpResponse(exports.verdicts_xlsx(verdicts), content_type=XLSX)
             extension = "xlsx"

@@ -1,14 +1,17 @@
 """The verdicts of a buyer list, and the empty template, as CSV and XLSX bytes.
 
-The verdict files use the template's headers for the buyer's cells, so a user can correct the
-export and upload it again. Every text cell is made safe against spreadsheet formula injection:
-in CSV a leading `'`, in XLSX a string cell (never a formula) with Excel's quote prefix."""
+The verdicts are written from parse-time `LineVerdict`s; once the file is gone, the stored lines
+give them back (`verdicts_from_lines`), for the pages and the API alike. The verdict files use
+the template's headers for the buyer's cells, so a user can correct the export and upload it
+again. Every text cell is made safe against spreadsheet formula injection: in CSV a leading `'`,
+in XLSX a string cell (never a formula) with Excel's quote prefix."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -17,8 +20,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from studies.columns import AMOUNTS, FORMULA_STARTS, Column
-from studies.verdicts import LineVerdict
+from portal.errors import RuleViolation
+from studies.columns import AMOUNTS, FORMULA_STARTS, Column, column_of
+from studies.models import LineVerdict as StoredVerdict
+from studies.models import StudyLine
+from studies.parsing import BuyerLine
+from studies.verdicts import LineError, LineVerdict, Problem
+from underwriting.identifiers import parse_company_id
 
 AMOUNT_FORMAT = "#,##0.00"
 
@@ -33,6 +41,106 @@ def spreadsheet_safe(text: str) -> str:
 def french_decimal(amount: Decimal) -> str:
     """40000.5 → "40000,50": no grouping, so a French spreadsheet reads it as a number."""
     return f"{amount:.2f}".replace(".", ",")
+
+
+# ------------------------------------------------------------------ verdicts from stored lines
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLineError(LineError):
+    """A line error as the analysis stored it (`studies.services.lists`): its message was
+    composed then and is kept whole."""
+
+    stored_message: str = ""
+
+    @property
+    def message(self) -> str:
+        return self.stored_message
+
+
+def _stored_column(stored: dict[str, object]) -> Column:
+    # Rows stored before `column_key` only have the user's header: read it as a header again.
+    try:
+        return Column(str(stored.get("column_key", "")))
+    except ValueError:
+        return column_of(str(stored.get("column", ""))) or Column.IDENTIFIER
+
+
+def _stored_error(line: StudyLine, stored: dict[str, object]) -> StoredLineError:
+    try:
+        problem = Problem(str(stored.get("problem", "")))
+    except ValueError:
+        problem = Problem.IDENTIFIER_INVALID
+    return StoredLineError(
+        line=line.line_number,
+        column=_stored_column(stored),
+        header=str(stored.get("column", "")),
+        value=str(stored.get("value", "")),
+        problem=problem,
+        reason=str(stored.get("reason", "")),
+        fix=str(stored.get("fix", "")),
+        stored_message=str(stored.get("message", "")),
+    )
+
+
+def _refused_without_error(line: StudyLine) -> StoredLineError:
+    """Refused after the check (no buyer could be recorded): the file says so, not "accepted"."""
+    return StoredLineError(
+        line=line.line_number,
+        column=Column.IDENTIFIER,
+        header=Column.IDENTIFIER.label,
+        value=line.identifier,
+        problem=Problem.IDENTIFIER_INVALID,
+        reason="",
+        fix="",
+        stored_message=_("Ligne %(line)s : refusée.") % {"line": line.line_number},
+    )
+
+
+def _verdict_from_line(line: StudyLine) -> LineVerdict:
+    errors = [_stored_error(line, stored) for stored in line.errors or []]
+    if line.verdict == StoredVerdict.REFUSED and not errors:
+        errors.append(_refused_without_error(line))
+    amounts = {
+        Column.EXPOSURE: line.exposure,
+        Column.PRIMARY: line.primary_amount,
+        Column.TOP_UP: line.requested_top_up,
+    }
+    texts = {
+        column: french_decimal(amount) for column, amount in amounts.items() if amount is not None
+    }
+    for error in errors:
+        # A cell that was not a number is known only by the first error that quotes it.
+        if error.column in AMOUNTS and amounts[error.column] is None:
+            texts.setdefault(error.column, error.value)
+    try:
+        company = parse_company_id(line.identifier) if line.identifier else None
+    except RuleViolation:
+        company = None
+    return LineVerdict(
+        line=BuyerLine(
+            number=line.line_number,
+            identifier=line.identifier,
+            name=line.name,
+            exposure_text=texts.get(Column.EXPOSURE, ""),
+            primary_text=texts.get(Column.PRIMARY, ""),
+            top_up_text=texts.get(Column.TOP_UP, ""),
+            exposure=line.exposure,
+            primary=line.primary_amount,
+            top_up=line.requested_top_up,
+        ),
+        errors=tuple(errors),
+        company=company,
+    )
+
+
+def verdicts_from_lines(lines: Iterable[StudyLine]) -> list[LineVerdict]:
+    """The verdicts of stored lines, in their order, as `line_verdicts` gave them at upload: the
+    file is not kept, so the cells come from the line's columns and its stored errors."""
+    return [_verdict_from_line(line) for line in lines]
+
+
+# ------------------------------------------------------------------------------------- rows
 
 
 def _headers() -> list[str]:

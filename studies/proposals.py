@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from studies.models import ProposalGridBand
 from underwriting.models import ProceedingsStatus
+from underwriting.rules import eur
 
 STEP = Decimal("500")
 ZERO = Decimal("0")
@@ -64,13 +65,9 @@ def propose(
     if band is None or band.factor == 0:
         return Proposal(ZERO, _("Note %(grade)s/10 : pas de top-up.") % {"grade": grade})
     amount = round_down_to_step(ceiling * band.factor)
-    percent = (band.factor * 100).normalize()
+    percent = f"{(band.factor * 100).normalize():f}".replace(".", ",")  # 12.5 → "12,5"
     return Proposal(
         amount,
-        _("Note %(grade)s/10 : %(percent)s %% du maximum (%(ceiling)s €), arrondi à 500 €.")
-        % {
-            "grade": grade,
-            "percent": f"{percent:f}",
-            "ceiling": f"{ceiling:,.2f}".replace(",", " "),
-        },
+        _("Note %(grade)s/10 : %(percent)s %% du maximum (%(ceiling)s), arrondi à 500 €.")
+        % {"grade": grade, "percent": percent, "ceiling": eur(ceiling)},
     )

@@ -6,9 +6,6 @@ outsider gets 404; each POST calls one service and shows its refusal, never a 50
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -22,12 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal import policy
 from portal import selectors as portal_selectors
-from portal.errors import DomainError, RuleViolation
+from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
 from portal.http import is_htmx, page_user
 from portal.policy import page_requires
 from studies import exports, selectors, services
-from studies.columns import Column, column_of
 from studies.forms import (
     CountersignForm,
     DeclineForm,
@@ -37,12 +33,8 @@ from studies.forms import (
     StudyStartForm,
     UploadForm,
 )
-from studies.models import LineVerdict, Study, StudyLine, StudyStatus
-from studies.parsing import BuyerLine
+from studies.models import Study, StudyLine, StudyStatus
 from studies.pdf import report_context, study_report_pdf
-from studies.verdicts import LineError, Problem
-from studies.verdicts import LineVerdict as Verdict
-from underwriting.identifiers import parse_company_id
 from underwriting.models import Contract, ContractStatus
 
 LINES_PER_PAGE = 50
@@ -390,94 +382,13 @@ def study_template(request: HttpRequest, format: str) -> HttpResponse:
     return _file_response(content, format=format, filename=_("modele-liste-acheteurs"))
 
 
-@dataclass(frozen=True, slots=True)
-class _StoredError(LineError):
-    """An error as stored on the line: its message was composed at analysis time."""
-
-    stored_message: str = ""
-
-    @property
-    def message(self) -> str:
-        return self.stored_message
-
-
-def _amount_text(amount: Decimal | None) -> str:
-    return exports.french_decimal(amount) if amount is not None else ""
-
-
-def _stored_verdicts(lines: Iterable[StudyLine]) -> Iterator[Verdict]:
-    """The verdicts of stored lines, in the shape `studies.exports` writes (the file itself is
-    not kept: a cell that was not a number is known by the error that quotes it)."""
-    for line in lines:
-        texts = {
-            Column.EXPOSURE: _amount_text(line.exposure),
-            Column.PRIMARY: _amount_text(line.primary_amount),
-            Column.TOP_UP: _amount_text(line.requested_top_up),
-        }
-        errors: list[LineError] = []
-        for stored in line.errors or []:
-            column = column_of(str(stored.get("column", ""))) or Column.IDENTIFIER
-            value = str(stored.get("value", ""))
-            if column in texts and not texts[column]:
-                texts[column] = value
-            try:
-                problem = Problem(str(stored.get("problem", "")))
-            except ValueError:
-                problem = Problem.IDENTIFIER_INVALID
-            errors.append(
-                _StoredError(
-                    line=line.line_number,
-                    column=column,
-                    header=str(stored.get("column", "")),
-                    value=value,
-                    problem=problem,
-                    reason="",
-                    fix="",
-                    stored_message=str(stored.get("message", "")),
-                )
-            )
-        try:
-            company = parse_company_id(line.identifier) if line.identifier else None
-        except RuleViolation:
-            company = None
-        if line.verdict == LineVerdict.REFUSED and not errors:
-            # Refused after the check (no buyer could be recorded): say so rather than "accepted".
-            errors.append(
-                _StoredError(
-                    line=line.line_number,
-                    column=Column.IDENTIFIER,
-                    header=Column.IDENTIFIER.label,
-                    value=line.identifier,
-                    problem=Problem.IDENTIFIER_INVALID,
-                    reason="",
-                    fix="",
-                    stored_message=_("Ligne %(line)s : refusée.") % {"line": line.line_number},
-                )
-            )
-        yield Verdict(
-            line=BuyerLine(
-                number=line.line_number,
-                identifier=line.identifier,
-                name=line.name,
-                exposure_text=texts[Column.EXPOSURE],
-                primary_text=texts[Column.PRIMARY],
-                top_up_text=texts[Column.TOP_UP],
-                exposure=line.exposure,
-                primary=line.primary_amount,
-                top_up=line.requested_top_up,
-            ),
-            errors=tuple(errors),
-            company=company,
-        )
-
-
 @readers
 @require_GET
 def study_verdicts(request: HttpRequest, study_id: UUID, format: str) -> HttpResponse:
     study = _study(study_id)
     if format not in FORMATS or not study.uploaded_at or study.status == StudyStatus.ANALYSING:
         raise Http404
-    verdicts = _stored_verdicts(StudyLine.objects.filter(study=study).order_by("line_number"))
+    verdicts = exports.verdicts_from_lines(selectors.study_lines(study=study))
     content = exports.verdicts_csv(verdicts) if format == "csv" else exports.verdicts_xlsx(verdicts)
     return _file_response(content, format=format, filename=f"verdicts-{study.contract.number}")
 

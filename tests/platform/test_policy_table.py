@@ -23,10 +23,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from portal import policy
 from portal.models import AuditEvent, User
 from portal.timeutils import business_today
+from studies.models import Study, StudyLine
 from tests.support.clients import client_for, token_client
 from tests.support.factories import BuyerFactory, siren_for
 from tests.support.roles import INSURER_ROLES, POLICYHOLDER_ROLES, ROLES, user_for
 from tests.support.scopes import acting_as, insurer_scope
+from tests.support.studies import Stage, buyer_list_csv, buyer_row, study_at
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import services
@@ -352,53 +354,41 @@ def _last_month() -> str:
 Call = tuple[str, dict[str, Any]]  # url, payload
 
 
-def alices_study(objects: Objects, stage: str) -> Any:
-    """alice's study with a one-line analysed list, at `stage`: draft, submitted, awaiting
-    (an arbiter's proposal above its authority, none recorded) or finalised."""
-
-    def build() -> Any:
-        from studies import services as study_services
-
-        manager = objects.world.alice.credit_manager
-        with acting_as(manager):
-            study = study_services.study_start(contract=objects.contract, actor=manager)
-            study_services.study_upload(
-                study_id=study.pk, content=_buyer_csv(), filename="a.csv", actor=manager
-            )
-            if stage != "draft":
-                study_services.study_submit(study_id=study.pk, actor=manager)
-        finaliser = {"awaiting": "arbiter", "finalised": "senior_arbiter"}.get(stage)
-        if finaliser:
-            user = objects.world.staff[finaliser]
-            with acting_as(user):
-                study_services.study_finalise(study_id=study.pk, actor=user)
-        return study
-
-    return objects._once(f"study-{stage}", build)
+def _new_buyer_row() -> str:
+    return buyer_row(new_buyer().siren or "", "100000", "40000", name="X")
 
 
-def _study_url(name: str, objects: Objects, stage: str) -> str:
+def alices_study(objects: Objects, stage: Stage) -> Study:
+    """alice's study with a one-line analysed list, at `stage` (`tests.support.studies.Stage`).
+    One per case: a contract has one open study at a time."""
+
+    def build() -> Study:
+        return study_at(objects.world, stage, _new_buyer_row(), tenant=objects.world.alice)
+
+    result: Study = objects._once(f"study-{stage}", build)
+    return result
+
+
+def alices_study_line(objects: Objects) -> StudyLine:
+    """The line of alice's submitted study, which the insurer adjusts."""
+    study = alices_study(objects, "submitted")
+    with insurer_scope():
+        return StudyLine.objects.get(study=study)
+
+
+def _study_url(name: str, objects: Objects, stage: Stage) -> str:
     return reverse(name, args=[alices_study(objects, stage).pk])
 
 
-def _study_line_url(objects: Objects) -> str:
-    from studies.models import StudyLine
-
-    study = alices_study(objects, "submitted")
-    with acting_as(objects.world.staff["arbiter"]):
-        line = StudyLine.objects.get(study=study)
-    return reverse("study_line_adjust", args=[study.pk, line.pk])
+def _study_line_url(name: str, objects: Objects) -> str:
+    return reverse(
+        name, args=[alices_study(objects, "submitted").pk, alices_study_line(objects).pk]
+    )
 
 
-def _buyer_csv() -> bytes:
-    line = f"{new_buyer().siren};X;100000;40000"
-    return f"SIREN;Raison sociale;Encours;Limite primaire\n{line}\n".encode()
-
-
-def _buyer_list() -> Any:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile("acheteurs.csv", _buyer_csv(), content_type="text/csv")
+def _buyer_list() -> SimpleUploadedFile:
+    content = buyer_list_csv(_new_buyer_row())
+    return SimpleUploadedFile("acheteurs.csv", content, content_type="text/csv")
 
 
 STUDY = "start a study, upload a buyer list, accept or decline a study"
@@ -432,7 +422,6 @@ def _request_figures(objects: Objects) -> dict[str, Any]:
 
 
 ACT = "ask for the largest top-up or submit a top-up request"
-STUDY_WORK = "start a study, upload a buyer list, accept or decline a study"
 
 WRITES: list[Write] = [
     # --- pages --------------------------------------------------------------------------------
@@ -570,7 +559,10 @@ WRITES: list[Write] = [
     Write(
         "study_line_adjust",
         REVIEW,
-        lambda o, u: (_study_line_url(o), {"amount": "10 000,00", "reason": "note en baisse"}),
+        lambda o, u: (
+            _study_line_url("study_line_adjust", o),
+            {"amount": "10 000,00", "reason": "note en baisse"},
+        ),
     ),
     Write(
         "study_finalise", REVIEW, lambda o, u: (_study_url("study_finalise", o, "submitted"), {})
@@ -728,7 +720,7 @@ WRITES: list[Write] = [
     # --- studies API ----------------------------------------------------------------------------
     Write(
         "study-list",
-        STUDY_WORK,
+        STUDY,
         lambda o, u: (reverse("study-list"), {"contract": str(o.contract.pk)}),
         api=True,
     ),
@@ -750,101 +742,60 @@ WRITES: list[Write] = [
     ),
     Write(
         "study-upload",
-        STUDY_WORK,
+        STUDY,
         lambda o, u: (
-            reverse("study-upload", args=[_study(o, "draft").pk]),
-            {"file": SimpleUploadedFile("acheteurs.csv", _buyer_list(), "text/csv")},
+            _study_url("study-upload", o, "draft"),
+            {"file": _buyer_list()},
         ),
         api=True,
         multipart=True,
     ),
     Write(
         "study-submit",
-        STUDY_WORK,
-        lambda o, u: (reverse("study-submit", args=[_study(o, "draft").pk]), {}),
+        STUDY,
+        lambda o, u: (_study_url("study-submit", o, "draft"), {}),
         api=True,
     ),
     Write(
         "study-line-adjust",
-        "finalise studies, adjust lines",
+        REVIEW,
         lambda o, u: (
-            reverse(
-                "study-line-adjust",
-                args=[_study(o, "submitted").pk, _study_line(_study(o, "submitted")).pk],
-            ),
+            _study_line_url("study-line-adjust", o),
             {"amount": "10000", "reason": "risque"},
         ),
         api=True,
     ),
     Write(
         "study-finalise",
-        "finalise studies, adjust lines",
-        lambda o, u: (reverse("study-finalise", args=[_study(o, "submitted").pk]), {}),
+        REVIEW,
+        lambda o, u: (_study_url("study-finalise", o, "submitted"), {}),
         api=True,
     ),
     Write(
         "study-countersign",
         "countersign above an authority",
         lambda o, u: (
-            reverse("study-countersign", args=[_study(o, "awaiting").pk]),
+            _study_url("study-countersign", o, "awaiting"),
             {"approve": True, "note": "ok"},
         ),
         api=True,
     ),
     Write(
         "study-accept",
-        STUDY_WORK,
-        lambda o, u: (reverse("study-accept", args=[_study(o, "finalised").pk]), {}),
+        STUDY,
+        lambda o, u: (_study_url("study-accept", o, "finalised"), {}),
         api=True,
     ),
     Write(
         "study-decline",
-        STUDY_WORK,
+        STUDY,
         lambda o, u: (
-            reverse("study-decline", args=[_study(o, "finalised").pk]),
+            _study_url("study-decline", o, "finalised"),
             {"note": "trop cher"},
         ),
         api=True,
     ),
 ]
-
-# --- studies: alice's study at the stage a write needs (built through the services) ---------
-
-
-def _buyer_list() -> bytes:
-    buyer = new_buyer()
-    return f"SIREN;Raison sociale;Encours;Limite primaire\n{buyer.siren};X;100000;40000\n".encode()
-
-
-def _study(o: Objects, stage: str) -> Any:
-    """alice's study: `draft` (list analysed), `submitted`, `awaiting` (an arbiter's
-    finalisation above its authority) or `finalised`. One per case: one open study a contract."""
-    from studies import services as study_services
-
-    def build() -> Any:
-        user = o.world.alice.credit_manager
-        with acting_as(user):
-            study = study_services.study_start(contract=o.contract, actor=user)
-            study_services.study_upload(
-                study_id=study.pk, content=_buyer_list(), filename="a.csv", actor=user
-            )
-            if stage != "draft":
-                study_services.study_submit(study_id=study.pk, actor=user)
-        insurer = o.world.staff["arbiter" if stage == "awaiting" else "senior_arbiter"]
-        if stage in ("awaiting", "finalised"):
-            with acting_as(insurer):
-                study = study_services.study_finalise(study_id=study.pk, actor=insurer)
-        return study
-
-    return o._once(f"study-{stage}", build)
-
-
-def _study_line(study: Any) -> Any:
-    from studies.models import StudyLine
-
-    with insurer_scope():
-        return StudyLine.objects.get(study=study)
-
 
 # Known disagreements between the application and DESIGN §3: (route id, role) -> reason.
 # Each is a strict xfail, so fixing the application turns it into a failure to remove here.

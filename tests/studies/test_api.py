@@ -15,32 +15,25 @@ from openpyxl import load_workbook
 from pytest_django import Settings
 
 from portal.models import AuditEvent, Role, User
-from studies import services
 from studies.models import Study, StudyLine, StudyStatus
 from tests.support.clients import token_client
-from tests.support.factories import BrokerFactory, BuyerFactory, UserFactory, siren_for
-from tests.support.scopes import acting_as, insurer_scope
+from tests.support.factories import BrokerFactory, UserFactory, siren_for
+from tests.support.scopes import insurer_scope
+from tests.support.studies import (
+    buyer_list_csv,
+    buyer_row,
+    graded_buyer,
+    prospect_fields,
+    study_at,
+)
 from tests.support.world import Tenant, World
 from underwriting.models import Buyer
 
-HEADER = "SIREN;Raison sociale;Encours;Limite primaire;Top-up demandé\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
 
 
-def csv_bytes(*lines: str) -> bytes:
-    """A buyer list as a French spreadsheet saves it: BOM, semicolons, French numbers."""
-    return ("\ufeff" + HEADER + "\n".join(lines) + "\n").encode()
-
-
-def graded(n: int, grade: int = 9) -> Buyer:
-    existing = Buyer.objects.filter(siren=siren_for(7000 + n)).first()
-    return existing or BuyerFactory.create(
-        siren=siren_for(7000 + n), name=f"Revendeur {n}", grade=grade
-    )
-
-
 def line(buyer: Buyer, exposure: str = "100 000", primary: str = "40 000") -> str:
-    return f"{buyer.siren};{buyer.name};{exposure};{primary};"
+    return buyer_row(buyer.siren or "", exposure, primary, name=buyer.name)
 
 
 def csv_file(content: bytes, name: str = "acheteurs.csv") -> SimpleUploadedFile:
@@ -68,18 +61,9 @@ def url(study: Any, suffix: str = "") -> str:
 # --- studies built through the services, for the tests about access -------------------------
 
 
-def submitted_study(tenant: Tenant, *buyers: Buyer) -> Study:
+def submitted_study(world: World, tenant: Tenant, *buyers: Buyer) -> Study:
     """A study of `tenant` with its list analysed and sent to the insurer."""
-    user = tenant.credit_manager
-    with acting_as(user):
-        study = services.study_start(contract=tenant.contract, actor=user)
-        services.study_upload(
-            study_id=study.pk,
-            content=csv_bytes(*(line(buyer) for buyer in buyers)),
-            filename="acheteurs.csv",
-            actor=user,
-        )
-        return services.study_submit(study_id=study.pk, actor=user)
+    return study_at(world, "submitted", *(line(buyer) for buyer in buyers), tenant=tenant)
 
 
 def first_line(study: Study) -> StudyLine:
@@ -93,20 +77,12 @@ def first_line(study: Study) -> StudyLine:
 
 
 def test_a_prospect_study_from_the_broker_to_live_guarantees(world: World) -> None:
-    best, good = graded(1), graded(2)
+    best, good = graded_buyer(1), graded_buyer(2)
     broker = token_client(world.broker_user)
     started = post(
         broker,
         f"{STUDIES}prospect/",
-        {
-            "name": "Nouveau Grossiste SAS",
-            "siren": siren_for(9001),
-            "address": "1 rue du Port, 44000 Nantes",
-            "contact_name": "Camille Durand",
-            "contact_email": "camille@nouveau-grossiste.test",
-            "primary_insurer_name": "Coface",
-            "primary_policy_number": "CF-123456",
-        },
+        prospect_fields(),
     )
     assert started.status_code == 201, started.content
     study = started.json()
@@ -117,7 +93,7 @@ def test_a_prospect_study_from_the_broker_to_live_guarantees(world: World) -> No
         url(study["id"], "upload/"),
         {
             "file": csv_file(
-                csv_bytes(
+                buyer_list_csv(
                     line(best),
                     line(good),
                     line(best, "5 000", "1 000"),  # the third: best listed twice
@@ -195,13 +171,13 @@ def test_a_prospect_study_from_the_broker_to_live_guarantees(world: World) -> No
 
 
 def test_the_wholesaler_itself_runs_a_study_and_accepts_it(world: World) -> None:
-    buyer = graded(3)
+    buyer = graded_buyer(3)
     alice = token_client(world.alice.credit_manager)
     started = post(alice, STUDIES, {"contract": str(world.alice.contract.pk)})
     assert started.status_code == 201, started.content
     pk = started.json()["id"]
     assert (
-        alice.post(url(pk, "upload/"), {"file": csv_file(csv_bytes(line(buyer)))}).status_code
+        alice.post(url(pk, "upload/"), {"file": csv_file(buyer_list_csv(line(buyer)))}).status_code
         == 200
     )
     assert post(alice, url(pk, "submit/")).status_code == 200
@@ -215,7 +191,7 @@ def test_the_wholesaler_itself_runs_a_study_and_accepts_it(world: World) -> None
 
 
 def test_the_verdicts_download_as_csv_and_xlsx(world: World) -> None:
-    study = submitted_study(world.alice, graded(4))
+    study = submitted_study(world, world.alice, graded_buyer(4))
     client = token_client(world.alice.credit_manager)
     as_csv = client.get(url(study, "verdicts/"), {"format": "csv"})
     assert as_csv.status_code == 200 and as_csv["Content-Type"].startswith("text/csv")
@@ -234,7 +210,7 @@ def test_the_verdicts_download_as_csv_and_xlsx(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("content", "name"),
-    [(PNG, "acheteurs.csv"), (csv_bytes(), "acheteurs.csv"), (b"", "vide.csv")],
+    [(PNG, "acheteurs.csv"), (buyer_list_csv(), "acheteurs.csv"), (b"", "vide.csv")],
     ids=["png-named-csv", "header-only", "empty"],
 )
 def test_an_unreadable_file_is_a_400_on_file_and_stores_nothing(
@@ -256,7 +232,7 @@ def test_an_unreadable_file_is_a_400_on_file_and_stores_nothing(
 def test_a_file_above_10_mb_is_refused_naming_file(world: World) -> None:
     client = token_client(world.alice.credit_manager)
     pk = post(client, STUDIES, {"contract": str(world.alice.contract.pk)}).json()["id"]
-    big = csv_bytes(line(graded(5))) + b" " * (10 * 1024 * 1024)
+    big = buyer_list_csv(line(graded_buyer(5))) + b" " * (10 * 1024 * 1024)
     response = client.post(url(pk, "upload/"), {"file": csv_file(big)})
     assert names_field(response, "file"), response.content
     with insurer_scope():
@@ -270,7 +246,7 @@ def test_a_large_list_goes_to_a_worker_202_then_the_lines(
     settings.STUDY_ASYNC_LINES = 2
     client = token_client(world.broker_user)
     pk = post(client, STUDIES, {"contract": str(world.alice.contract.pk)}).json()["id"]
-    content = csv_bytes(*(line(graded(10 + n)) for n in range(3)))
+    content = buyer_list_csv(*(line(graded_buyer(10 + n)) for n in range(3)))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url(pk, "upload/"), {"file": csv_file(content)})
         assert response.status_code == 202, response.content
@@ -287,9 +263,10 @@ def test_a_large_list_goes_to_a_worker_202_then_the_lines(
 
 def writes(study: Study, line_id: Any, contract_id: Any) -> list[tuple[str, str, dict[str, Any]]]:
     """Every write on a study, as (how, url, payload): json or multipart."""
+    listed = buyer_list_csv(line(graded_buyer(30)))
     return [
         ("json", STUDIES, {"contract": str(contract_id)}),
-        ("multipart", url(study, "upload/"), {"file": csv_file(csv_bytes(line(graded(30))))}),
+        ("multipart", url(study, "upload/"), {"file": csv_file(listed)}),
         ("json", url(study, "submit/"), {}),
         ("json", url(study, f"lines/{line_id}/adjust/"), {"amount": "1000", "reason": "test"}),
         ("json", url(study, "finalise/"), {}),
@@ -323,7 +300,7 @@ def _no_mandate_broker(world: World) -> User:
     ["alice_finance", "finance_ops", "broker_without_mandate"],
 )
 def test_users_who_may_not_act_get_404_on_every_write(world: World, who: str) -> None:
-    study = submitted_study(world.alice, graded(20))
+    study = submitted_study(world, world.alice, graded_buyer(20))
     line_id = first_line(study).pk
     user = {
         "alice_finance": lambda: world.alice.finance,
@@ -339,14 +316,14 @@ def test_users_who_may_not_act_get_404_on_every_write(world: World, who: str) ->
 
 
 def test_a_finance_user_reads_the_study_but_cannot_act(world: World) -> None:
-    study = submitted_study(world.alice, graded(21))
+    study = submitted_study(world, world.alice, graded_buyer(21))
     client = token_client(world.alice.finance)
     assert client.get(url(study)).json()["status"] == StudyStatus.SUBMITTED
     assert client.get(url(study, "report/")).status_code == 200
 
 
 def test_an_outsider_gets_404_on_every_study_endpoint(world: World) -> None:
-    study = submitted_study(world.alice, graded(22))
+    study = submitted_study(world, world.alice, graded_buyer(22))
     line_id = first_line(study).pk
     for outsider in (world.bob.credit_manager, world.charlie.users[Role.ORG_ADMIN]):
         client = token_client(outsider)
@@ -357,7 +334,7 @@ def test_an_outsider_gets_404_on_every_study_endpoint(world: World) -> None:
             response = send(client, how, target, payload)
             assert response.status_code == 404, (outsider.username, target)
     # The broker sees alice's study (its mandate), not bob's.
-    bob = submitted_study(world.bob, graded(23))
+    bob = submitted_study(world, world.bob, graded_buyer(23))
     broker = token_client(world.broker_user)
     assert [row["id"] for row in broker.get(STUDIES).json()["results"]] == [str(study.pk)]
     assert broker.get(url(bob)).status_code == 404
@@ -381,7 +358,7 @@ def test_an_outsider_gets_404_on_every_study_endpoint(world: World) -> None:
 def test_bad_filter_values_are_a_400_naming_the_field(
     world: World, suffix: str, params: dict[str, str], field: str
 ) -> None:
-    study = submitted_study(world.alice, graded(24))
+    study = submitted_study(world, world.alice, graded_buyer(24))
     client = token_client(world.alice.credit_manager)
     target = url(study, suffix) if suffix else STUDIES
     response = client.get(target, params)
@@ -389,7 +366,9 @@ def test_bad_filter_values_are_a_400_naming_the_field(
 
 
 def test_line_filters_and_sort(world: World) -> None:
-    study = submitted_study(world.alice, graded(25, grade=9), graded(26, grade=6))
+    study = submitted_study(
+        world, world.alice, graded_buyer(25, grade=9), graded_buyer(26, grade=6)
+    )
     client = token_client(world.staff["arbiter"])
     high = client.get(url(study, "lines/"), {"grade_min": "8"}).json()
     assert [row["grade"] for row in high["results"]] == [9]

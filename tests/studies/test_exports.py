@@ -17,9 +17,13 @@ from studies.exports import (
     template_csv,
     template_xlsx,
     verdicts_csv,
+    verdicts_from_lines,
     verdicts_xlsx,
 )
+from studies.models import LineVerdict as StoredVerdict
+from studies.models import StudyLine
 from studies.parsing import read_buyer_list
+from studies.services.lists import _error as stored_error  # the stored form, exactly
 from studies.verdicts import LineVerdict, line_verdicts
 
 D = Decimal
@@ -125,3 +129,67 @@ def test_the_template_has_french_headers_and_an_accepted_example_line(
         D("40000"),
         D("40000"),
     )
+
+
+# --- the verdicts file once the uploaded file is gone: from the stored lines -------------------
+
+
+def stored(verdict: LineVerdict) -> StudyLine:
+    """The line as the analysis stores it (never saved: the rebuild needs no database)."""
+    line = verdict.line
+    return StudyLine(
+        line_number=line.number,
+        identifier=line.identifier,
+        name=line.name,
+        exposure=line.exposure,
+        primary_amount=line.primary,
+        requested_top_up=line.top_up,
+        verdict=StoredVerdict.ACCEPTED if verdict.accepted else StoredVerdict.REFUSED,
+        errors=[stored_error(error) for error in verdict.errors],
+    )
+
+
+@pytest.mark.parametrize("export", [verdicts_csv, verdicts_xlsx])
+def test_the_verdicts_file_from_stored_lines_is_the_file_of_the_upload(
+    export: Callable[[list[LineVerdict]], bytes],
+) -> None:
+    rebuilt = verdicts_from_lines(stored(verdict) for verdict in MESSY)
+
+    assert [error.column for error in rebuilt[1].errors] == [Column.PRIMARY]
+    if export is verdicts_csv:
+        assert export(rebuilt) == export(MESSY)
+    else:
+        rows = [
+            list(load_workbook(io.BytesIO(export(v))).worksheets[0].values)
+            for v in (rebuilt, MESSY)
+        ]
+        assert rows[0] == rows[1]
+
+
+def test_an_older_stored_error_is_read_by_its_header_and_keeps_its_message() -> None:
+    old = StudyLine(
+        line_number=7,
+        identifier="732829320",
+        name="Martin",
+        exposure=D("1000"),
+        verdict=StoredVerdict.REFUSED,
+        errors=[
+            {
+                "column": "Limite primaire",
+                "value": "abc",
+                "problem": "not_a_number",
+                "message": "Ligne 7, colonne « Limite primaire » : « abc » n'est pas un montant.",
+            }
+        ],
+    )
+    refused_later = StudyLine(line_number=8, identifier="123", verdict=StoredVerdict.REFUSED)
+
+    (verdict, bare) = verdicts_from_lines([old, refused_later])
+
+    (error,) = verdict.errors
+    assert (error.column, error.header, error.value) == (Column.PRIMARY, "Limite primaire", "abc")
+    assert error.message.startswith("Ligne 7, colonne « Limite primaire »")
+    assert verdict.line.text(Column.PRIMARY) == "abc" and verdict.buyer_key == "732829320"
+    # Refused with no error stored (no buyer could be recorded): never written as accepted.
+    assert not bare.accepted and bare.errors[0].message == "Ligne 8 : refusée."
+    assert bare.company is None

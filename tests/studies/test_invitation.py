@@ -14,43 +14,19 @@ from portal.models import Role, User
 from portal.outbox import deliveries_dispatch, deliveries_pending
 from studies import services
 from studies.models import Study, StudyStatus
-from tests.support.factories import BuyerFactory, siren_for
 from tests.support.scopes import acting_as, insurer_scope
+from tests.support.studies import buyer_row, graded_buyer, prospect_fields, study_at
 from tests.support.world import World
 from underwriting.models import ContractStatus, Guarantee
 
-CONTACT = "camille@nouveau-grossiste.test"
+CONTACT = prospect_fields()["contact_email"]
 PASSWORD = "Un-mot-de-passe-solide-2026"
 
 
 def issued_report(world: World) -> tuple[Study, str]:
     """A prospect's study finalised by a senior arbiter; returns it and the invitation link."""
-    buyer = BuyerFactory.create(siren=siren_for(7001), grade=9)
-    broker = world.broker_user
-    with acting_as(broker):
-        study = services.study_start_for_prospect(
-            data=services.ProspectInput(
-                name="Nouveau Grossiste SAS",
-                siren=siren_for(9001),
-                address="Nantes",
-                contact_name="Camille Durand",
-                contact_email=CONTACT,
-                primary_insurer_name="Coface",
-                primary_policy_number="CF-1",
-            ),
-            actor=broker,
-        )
-    content = (
-        f"SIREN;Raison sociale;Encours;Limite primaire\n{buyer.siren};Revendeur;100000;40000\n"
-    )
-    with acting_as(broker):
-        services.study_upload(
-            study_id=study.pk, content=content.encode(), filename="l.csv", actor=broker
-        )
-        services.study_submit(study_id=study.pk, actor=broker)
-    senior = world.staff[Role.SENIOR_ARBITER]
-    with acting_as(senior):
-        services.study_finalise(study_id=study.pk, actor=senior)
+    buyer = graded_buyer(1)
+    study = study_at(world, "finalised", buyer_row(buyer.siren or "", name="Revendeur"))
     mail.outbox.clear()
     deliveries_dispatch(delivery_ids=deliveries_pending(older_than=timedelta(0)))
     (message,) = [m for m in mail.outbox if m.to == [CONTACT]]

@@ -17,45 +17,19 @@ from portal.outbox import deliveries_dispatch, deliveries_pending
 from portal.timeutils import business_today
 from studies import services
 from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
-from studies.services import ProspectInput
-from tests.support.factories import BuyerFactory, siren_for
+from tests.support.factories import siren_for
 from tests.support.scopes import acting_as, insurer_scope
+from tests.support.studies import (
+    buyer_list_csv,
+    buyer_row,
+    graded_buyer,
+    prospect_input,
+    study_at,
+)
 from tests.support.world import World
 from underwriting.models import Buyer, Contract, ContractStatus, Guarantee, ProceedingsStatus
 
 D = Decimal
-HEADER = "SIREN;Raison sociale;Encours;Limite primaire;Top-up demandé\n"
-
-
-def prospect(**changes: str) -> ProspectInput:
-    fields = {
-        "name": "Nouveau Grossiste SAS",
-        "siren": siren_for(9001),
-        "address": "1 rue du Port, 44000 Nantes",
-        "contact_name": "Camille Durand",
-        "contact_email": "camille@nouveau-grossiste.test",
-        "primary_insurer_name": "Coface",
-        "primary_policy_number": "CF-123456",
-        **changes,
-    }
-    return ProspectInput(**fields)
-
-
-def csv(*lines: str) -> bytes:
-    return ("\ufeff" + HEADER + "\n".join(lines) + "\n").encode()
-
-
-def graded(n: int, grade: int, **fields: object) -> Buyer:
-    return BuyerFactory.create(siren=siren_for(7000 + n), grade=grade, **fields)
-
-
-def line(buyer_siren: str, exposure: str, primary: str, requested: str = "", name: str = "") -> str:
-    return f"{buyer_siren};{name or 'Revendeur ' + buyer_siren};{exposure};{primary};{requested}"
-
-
-def start_for_prospect(world: World) -> Study:
-    with acting_as(world.broker_user):
-        return services.study_start_for_prospect(data=prospect(), actor=world.broker_user)
 
 
 def upload(study: Study, user: User, content: bytes, name: str = "acheteurs.csv") -> Study:
@@ -69,7 +43,7 @@ def lines_of(study: Study) -> dict[int, StudyLine]:
 
 
 def test_a_broker_brings_a_prospect_nobody_there_can_sign_in_yet(world: World) -> None:
-    study = start_for_prospect(world)
+    study = study_at(world, "new")
     organisation = Organisation.objects.get(siren=siren_for(9001))
     assert organisation.is_policyholder and organisation.dedicated_arbiter is not None
     assert not User.objects.filter(organisation=organisation).exists()
@@ -85,44 +59,56 @@ def test_a_broker_brings_a_prospect_nobody_there_can_sign_in_yet(world: World) -
 
 def test_a_prospect_needs_a_valid_siren_and_a_new_contact(world: World) -> None:
     with acting_as(world.broker_user), pytest.raises(RuleViolation) as bad:
-        services.study_start_for_prospect(data=prospect(siren="123456789"), actor=world.broker_user)
+        services.study_start_for_prospect(
+            data=prospect_input(siren="123456789"), actor=world.broker_user
+        )
     assert bad.value.field == "siren"
     with acting_as(world.broker_user), pytest.raises(Conflict) as taken:
         services.study_start_for_prospect(
-            data=prospect(contact_email=world.alice.credit_manager.email), actor=world.broker_user
+            data=prospect_input(contact_email=world.alice.credit_manager.email),
+            actor=world.broker_user,
         )
     assert taken.value.field == "contact_email"
     assert not Organisation.objects.filter(siren=siren_for(9001)).exists()
     with acting_as(world.alice.credit_manager), pytest.raises(Forbidden):
-        services.study_start_for_prospect(data=prospect(), actor=world.alice.credit_manager)
+        services.study_start_for_prospect(data=prospect_input(), actor=world.alice.credit_manager)
 
 
 def test_each_line_gets_a_verdict_and_a_proposal_by_the_grid(world: World) -> None:
-    best, good, fair, weak = graded(1, 9), graded(2, 6), graded(3, 4), graded(4, 2)
-    troubled = graded(5, 9, proceedings=ProceedingsStatus.SAFEGUARD)
-    study = start_for_prospect(world)
-    content = csv(
+    best, good, fair, weak = (
+        graded_buyer(1, 9),
+        graded_buyer(2, 6),
+        graded_buyer(3, 4),
+        graded_buyer(4, 2),
+    )
+    troubled = graded_buyer(5, 9, proceedings=ProceedingsStatus.SAFEGUARD)
+    study = study_at(world, "new")
+    content = buyer_list_csv(
         # grade 9: X = min(2 × 40 000, 100 000 − 40 000) = 60 000
-        line(best.siren or "", "100 000,00", "40 000"),
+        buyer_row(best.siren or "", "100 000,00", "40 000"),
         # grade 6: 50 % of X = min(requested 30 000, 80 000) → 15 000
-        line(good.siren or "", "1.234.567,89", "40 000", "30 000"),
+        buyer_row(good.siren or "", "1.234.567,89", "40 000", "30 000"),
         "",
         # grade 4: 25 % of 50 000 = 12 500
-        line(fair.siren or "", "75000", "25000"),
-        line(weak.siren or "", "75000", "25000"),
-        line(troubled.siren or "", "75000", "25000"),
+        buyer_row(fair.siren or "", "75000", "25000"),
+        buyer_row(weak.siren or "", "75000", "25000"),
+        buyer_row(troubled.siren or "", "75000", "25000"),
         # unknown to the registry: no automatic proposal
-        line(siren_for(8888), "75000", "25000", name="Inconnu SARL"),
+        buyer_row(siren_for(8888), "75000", "25000", name="Inconnu SARL"),
         # wrong key, primary above exposure, listed twice
-        line("123456789", "75000", "25000"),
-        line(siren_for(8889), "10000", "25000"),
-        line(best.siren or "", "5000", "1000"),
+        buyer_row("123456789", "75000", "25000"),
+        buyer_row(siren_for(8889), "10000", "25000"),
+        buyer_row(best.siren or "", "5000", "1000"),
     )
     study = upload(study, world.broker_user, content)
     assert (study.status, study.lines_total) == (StudyStatus.DRAFT, 9)  # the blank line skipped
     rows = lines_of(study)
     assert rows[2].proposed_top_up == D("60000.00")
     assert rows[3].proposed_top_up == D("15000.00")
+    # The reason reads the French way: the percentage and the capped maximum.
+    assert rows[3].proposal_reason == (
+        "Note 6/10 : 50 % du maximum (30\xa0000,00 €), arrondi à 500 €."
+    )
     assert rows[5].proposed_top_up == D("12500.00")
     assert rows[6].proposed_top_up == 0 and rows[7].proposed_top_up == 0
     assert "procédure" in rows[7].proposal_reason.lower()
@@ -138,21 +124,27 @@ def test_each_line_gets_a_verdict_and_a_proposal_by_the_grid(world: World) -> No
 
 
 def test_a_corrected_file_replaces_the_list_while_the_study_is_a_draft(world: World) -> None:
-    buyer = graded(1, 9)
-    study = start_for_prospect(world)
-    upload(study, world.broker_user, csv(line("123456789", "1000", "500")))
-    study = upload(study, world.broker_user, csv(line(buyer.siren or "", "100000", "40000")))
+    buyer = graded_buyer(1, 9)
+    study = study_at(world, "new")
+    upload(study, world.broker_user, buyer_list_csv(buyer_row("123456789", "1000", "500")))
+    study = upload(
+        study, world.broker_user, buyer_list_csv(buyer_row(buyer.siren or "", "100000", "40000"))
+    )
     assert [row.verdict for row in lines_of(study).values()] == [LineVerdict.ACCEPTED]
     with acting_as(world.broker_user):
         services.study_submit(study_id=study.pk, actor=world.broker_user)
     with pytest.raises(Conflict):
-        upload(study, world.broker_user, csv(line(buyer.siren or "", "100000", "40000")))
+        upload(
+            study,
+            world.broker_user,
+            buyer_list_csv(buyer_row(buyer.siren or "", "100000", "40000")),
+        )
 
 
 def test_an_unreadable_file_stores_nothing(world: World) -> None:
-    study = start_for_prospect(world)
+    study = study_at(world, "new")
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    for content, name in ((png, "acheteurs.csv"), (csv(), "acheteurs.csv")):
+    for content, name in ((png, "acheteurs.csv"), (buyer_list_csv(), "acheteurs.csv")):
         with pytest.raises(RuleViolation) as refused:
             upload(study, world.broker_user, content, name)
         assert refused.value.field == "file"
@@ -164,13 +156,13 @@ def test_an_unreadable_file_stores_nothing(world: World) -> None:
 @pytest.mark.usefixtures("eager_celery")
 @pytest.mark.django_db(transaction=True)
 def test_a_large_list_is_analysed_by_a_worker(world: World) -> None:
-    buyers = [graded(n, 9) for n in range(6)]
-    study = start_for_prospect(world)
+    buyers = [graded_buyer(n, 9) for n in range(6)]
+    study = study_at(world, "new")
     with override_settings(STUDY_ASYNC_LINES=3):
         study = upload(
             study,
             world.broker_user,
-            csv(*(line(b.siren or "", "100000", "40000") for b in buyers)),
+            buyer_list_csv(*(buyer_row(b.siren or "", "100000", "40000") for b in buyers)),
         )
     with insurer_scope():
         study = Study.objects.get(pk=study.pk)
@@ -180,16 +172,9 @@ def test_a_large_list_is_analysed_by_a_worker(world: World) -> None:
     assert services.study_progress(study)["percent"] == 100
 
 
-def submitted(world: World, *rows: str) -> Study:
-    study = start_for_prospect(world)
-    upload(study, world.broker_user, csv(*rows))
-    with acting_as(world.broker_user):
-        return services.study_submit(study_id=study.pk, actor=world.broker_user)
-
-
 def test_the_arbiter_adjusts_a_line_within_the_rules_and_with_a_reason(world: World) -> None:
-    buyer = graded(1, 9)
-    study = submitted(world, line(buyer.siren or "", "100000", "40000"))
+    buyer = graded_buyer(1, 9)
+    study = study_at(world, "submitted", buyer_row(buyer.siren or "", "100000", "40000"))
     row = lines_of(study)[2]
     arbiter = world.staff[Role.ARBITER]
     with acting_as(arbiter):
@@ -210,8 +195,8 @@ def test_the_arbiter_adjusts_a_line_within_the_rules_and_with_a_reason(world: Wo
 
 
 def test_finalising_above_the_arbiters_authority_waits_for_a_senior(world: World) -> None:
-    buyer = graded(1, 9)
-    study = submitted(world, line(buyer.siren or "", "100000", "40000"))
+    buyer = graded_buyer(1, 9)
+    study = study_at(world, "submitted", buyer_row(buyer.siren or "", "100000", "40000"))
     arbiter, senior = world.staff[Role.ARBITER], world.staff[Role.SENIOR_ARBITER]
     arbiter.authority_amount = D("50000")
     arbiter.save(update_fields=["authority_amount"])
@@ -228,21 +213,15 @@ def test_finalising_above_the_arbiters_authority_waits_for_a_senior(world: World
     assert study.expires_on == business_today() + timedelta(days=30)
 
 
-def finalised(world: World, *rows: str) -> Study:
-    study = submitted(world, *rows)
-    senior = world.staff[Role.SENIOR_ARBITER]
-    with acting_as(senior):
-        return services.study_finalise(study_id=study.pk, actor=senior)
-
-
 def test_acceptance_activates_the_contract_creates_the_guarantees_and_invites_the_contact(
     world: World,
 ) -> None:
-    best, weak = graded(1, 9), graded(2, 2)
-    study = finalised(
+    best, weak = graded_buyer(1, 9), graded_buyer(2, 2)
+    study = study_at(
         world,
-        line(best.siren or "", "100000", "40000"),
-        line(weak.siren or "", "50000", "20000"),
+        "finalised",
+        buyer_row(best.siren or "", "100000", "40000"),
+        buyer_row(weak.siren or "", "50000", "20000"),
     )
     with acting_as(world.broker_user):
         services.study_accept(study_id=study.pk, actor=world.broker_user)
@@ -265,8 +244,8 @@ def test_acceptance_activates_the_contract_creates_the_guarantees_and_invites_th
 
 
 def test_a_failed_acceptance_leaves_nothing_half_done(world: World) -> None:
-    buyer = graded(1, 9)
-    study = finalised(world, line(buyer.siren or "", "100000", "40000"))
+    buyer = graded_buyer(1, 9)
+    study = study_at(world, "finalised", buyer_row(buyer.siren or "", "100000", "40000"))
     # Meanwhile the prospect got an active contract by another route: acceptance must refuse
     # and change nothing.
     with insurer_scope():
@@ -291,13 +270,13 @@ def test_a_failed_acceptance_leaves_nothing_half_done(world: World) -> None:
 
 
 def test_an_existing_clients_study_replaces_its_cover_from_today(world: World) -> None:
-    buyer = graded(1, 9)
+    buyer = graded_buyer(1, 9)
     manager = world.alice.credit_manager
     with acting_as(manager):
         study = services.study_start(contract=world.alice.contract, actor=manager)
         services.study_upload(
             study_id=study.pk,
-            content=csv(line(buyer.siren or "", "100000", "40000")),
+            content=buyer_list_csv(buyer_row(buyer.siren or "", "100000", "40000")),
             filename="liste.csv",
             actor=manager,
         )
@@ -316,8 +295,8 @@ def test_an_existing_clients_study_replaces_its_cover_from_today(world: World) -
 def test_a_report_not_answered_in_time_expires_and_can_no_longer_be_accepted(
     world: World,
 ) -> None:
-    buyer = graded(1, 9)
-    study = finalised(world, line(buyer.siren or "", "100000", "40000"))
+    buyer = graded_buyer(1, 9)
+    study = study_at(world, "finalised", buyer_row(buyer.siren or "", "100000", "40000"))
     with insurer_scope():
         assert services.studies_expire(today=business_today() + timedelta(days=30)) == 0
         assert services.studies_expire(today=business_today() + timedelta(days=31)) == 1
@@ -326,8 +305,8 @@ def test_a_report_not_answered_in_time_expires_and_can_no_longer_be_accepted(
 
 
 def test_the_client_may_decline_the_report(world: World) -> None:
-    buyer = graded(1, 9)
-    study = finalised(world, line(buyer.siren or "", "100000", "40000"))
+    buyer = graded_buyer(1, 9)
+    study = study_at(world, "finalised", buyer_row(buyer.siren or "", "100000", "40000"))
     with acting_as(world.broker_user):
         study = services.study_decline(study_id=study.pk, actor=world.broker_user, note="Trop cher")
     assert (study.status, study.answer_note) == (StudyStatus.DECLINED, "Trop cher")

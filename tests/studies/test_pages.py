@@ -17,35 +17,35 @@ from portal.models import Role, User
 from studies import services
 from studies.models import Study, StudyLine, StudyStatus
 from tests.support.clients import client_for
-from tests.support.factories import BrokerFactory, BuyerFactory, UserFactory, siren_for
+from tests.support.factories import BrokerFactory, UserFactory, siren_for
 from tests.support.scopes import acting_as, insurer_scope
+from tests.support.studies import Stage, buyer_list_csv, buyer_row, graded_buyer, study_at
 from tests.support.world import Tenant, World
 from underwriting.models import Guarantee
 
-HEADER = "SIREN;Raison sociale;Encours;Limite primaire;Top-up demandé"
 
-
-def good_sirens(count: int = 2, start: int = 900) -> list[str]:
+def good_sirens(count: int = 2) -> list[str]:
     """Buyers the registry knows with a good grade: the grid proposes the full top-up."""
-    sirens = [siren_for(start + index) for index in range(count)]
-    for siren in sirens:
-        BuyerFactory.create(siren=siren, grade=9)
-    return sirens
+    return [graded_buyer(900 + index).siren or "" for index in range(count)]
 
 
 def wrong_key(siren: str) -> str:
     return siren[:-1] + str((int(siren[-1]) + 1) % 10)
 
 
-def buyer_csv(sirens: list[str], *, bad: str | None = None) -> bytes:
-    """A French CSV: BOM, semicolons, grouped amounts with a decimal comma, and one bad line."""
-    rows = [HEADER]
-    rows += [
-        f"{siren};Revendeur {n};100 000,00;40 000,00;40 000,00" for n, siren in enumerate(sirens)
+def buyer_rows(sirens: list[str], *, bad: str | None = None) -> list[str]:
+    """Grouped amounts with a decimal comma, a line per SIREN, and one bad line if asked."""
+    rows = [
+        buyer_row(siren, "100 000,00", "40 000,00", "40 000,00", name=f"Revendeur {n}")
+        for n, siren in enumerate(sirens)
     ]
     if bad is not None:
-        rows.append(f"{bad};Revendeur faux;50 000,00;20 000,00;")
-    return ("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8")
+        rows.append(buyer_row(bad, "50 000,00", "20 000,00", name="Revendeur faux"))
+    return rows
+
+
+def buyer_csv(sirens: list[str], *, bad: str | None = None) -> bytes:
+    return buyer_list_csv(*buyer_rows(sirens, bad=bad))
 
 
 def upload(client: Client, study: Study, content: bytes, name: str = "acheteurs.csv") -> Any:
@@ -74,23 +74,20 @@ def fresh(study: Study) -> Study:
         return Study.objects.get(pk=study.pk)
 
 
-def submitted_study(world: World) -> tuple[Study, list[str]]:
+def alices_study(world: World, stage: Stage) -> tuple[Study, list[str]]:
     """alice's study, two good buyers and one bad line, submitted by the broker."""
     sirens = good_sirens()
-    client = client_for(world.broker_user)
-    study = start(client, world.alice)
-    upload(client, study, buyer_csv(sirens, bad=wrong_key(siren_for(950))))
-    response = client.post(reverse("study_submit", args=[study.pk]), follow=True)
-    assert "Étude soumise" in response.content.decode()
-    assert fresh(study).status == StudyStatus.SUBMITTED
-    return study, sirens
+    rows = buyer_rows(sirens, bad=wrong_key(siren_for(950)))
+    return study_at(world, stage, *rows, tenant=world.alice, by=world.broker_user), sirens
+
+
+def submitted_study(world: World) -> tuple[Study, list[str]]:
+    return alices_study(world, "submitted")
 
 
 def finalised_study(world: World) -> Study:
-    study, _sirens = submitted_study(world)
-    client = client_for(world.staff["senior_arbiter"])
-    client.post(reverse("study_finalise", args=[study.pk]))
-    assert fresh(study).status == StudyStatus.FINALISED
+    """The same, finalised by a senior arbiter."""
+    study, _sirens = alices_study(world, "finalised")
     return study
 
 
@@ -169,6 +166,7 @@ def test_a_wholesalers_credit_manager_runs_a_study_for_itself(world: World) -> N
     html = upload(client, study, buyer_csv(good_sirens(), bad="")).content.decode()
     assert "Ligne 4, colonne « SIREN »" in html  # the identifier is missing
     response = client.post(reverse("study_submit", args=[study.pk]), follow=True)
+    assert "Étude soumise" in response.content.decode()
     assert fresh(study).status == StudyStatus.SUBMITTED
     assert 'data-testid="study-upload"' not in response.content.decode()
 
@@ -188,7 +186,7 @@ def test_an_unreadable_file_stores_nothing_and_says_why(world: World) -> None:
     assert response.status_code == 400
     assert 'data-testid="upload-errors"' in response.content.decode()
     assert fresh(study).uploaded_at is None
-    header_only = upload(client, study, (HEADER + "\r\n").encode())
+    header_only = upload(client, study, buyer_list_csv())
     assert "aucune ligne d&#x27;acheteur" in header_only.content.decode()
 
 
