@@ -35,11 +35,22 @@ class Proposal:
     reason: str
 
 
+# DESIGN §4's defaults (also written by migration 0002 for the admin to edit).
+DEFAULT_BANDS = (
+    Band(min_grade=8, max_grade=10, factor=Decimal("1")),
+    Band(min_grade=6, max_grade=7, factor=Decimal("0.5")),
+    Band(min_grade=4, max_grade=5, factor=Decimal("0.25")),
+)
+
+
 def grid_bands() -> list[Band]:
-    return [
+    """The grid as the insurer admin set it; an empty grid means DESIGN's defaults (to stop
+    automatic proposals, the admin sets a band's factor to 0 rather than deleting the grid)."""
+    bands = [
         Band(min_grade=band.min_grade, max_grade=band.max_grade, factor=band.factor)
         for band in ProposalGridBand.objects.order_by("-min_grade")
     ]
+    return bands or list(DEFAULT_BANDS)
 
 
 def round_down_to_step(amount: Decimal) -> Decimal:

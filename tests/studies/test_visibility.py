@@ -51,3 +51,22 @@ def test_the_grid_is_in_the_admin_for_the_insurer_admin_only(world: World) -> No
     assert admin.get("/admin/studies/proposalgridband/").status_code == 200
     arbiter = client_for(world.staff[Role.ARBITER])
     assert arbiter.get("/admin/studies/proposalgridband/").status_code in (302, 403, 404)
+
+
+def test_an_empty_grid_proposes_by_designs_defaults(world: World) -> None:
+    from studies.proposals import grid_bands, propose
+
+    ProposalGridBand.objects.all().delete()
+    bands = grid_bands()
+    proposal = propose(
+        grade=6, proceedings="none", max_allowed=Decimal("30999"), requested=None, bands=bands
+    )
+    assert proposal.amount == Decimal("15000")  # 50 % of 30 999, rounded down to 500
+    ProposalGridBand.objects.create(min_grade=0, max_grade=10, factor=Decimal("0"))
+    assert propose(
+        grade=9,
+        proceedings="none",
+        max_allowed=Decimal("30000"),
+        requested=None,
+        bands=grid_bands(),
+    ).amount == Decimal("0")
