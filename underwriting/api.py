@@ -122,6 +122,9 @@ class BuyerViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("q", str, required=True)])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = api_user(request)
+        # Those who add buyers look them up; insurer staff read the whole registry anyway.
+        _require(policy.can_look_up_buyers(user) or policy.is_insurer_staff(user))
         buyers = selectors.buyer_search(query=request.query_params.get("q", ""))
         return Response({"count": len(buyers), "results": BuyerSerializer(buyers, many=True).data})
 
@@ -370,6 +373,7 @@ class CoverageViewSet(ScopedGenericViewSet):
 
     @extend_schema(parameters=[CoverageQuerySerializer], responses=CoverageSerializer)
     def list(self, request: Request) -> Response:
+        _require(policy.can_see_cover(request.user))
         query = CoverageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data

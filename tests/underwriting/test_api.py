@@ -185,3 +185,12 @@ def test_the_schema_and_docs_are_served(world: World) -> None:
     assert schema.status_code == 200
     assert b"/api/v1/guarantee-requests/" in schema.content
     assert b"/api/v1/coverage/" in schema.content
+
+
+def test_searching_the_buyer_registry_is_for_those_who_look_up_buyers(world: World) -> None:
+    buyer = BuyerFactory.create(name="Registre Recherché")
+    for user in (world.alice.credit_manager, world.broker_user, world.staff["finance_ops"]):
+        answer = token_client(user).get("/api/v1/buyers/", {"q": "Registre"})
+        assert answer.status_code == 200 and answer.json()["results"][0]["id"] == str(buyer.pk)
+    # A policyholder's finance user neither adds nor looks up buyers (DESIGN §3).
+    assert token_client(world.alice.finance).get("/api/v1/buyers/", {"q": "Re"}).status_code == 404
