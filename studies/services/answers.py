@@ -26,7 +26,7 @@ from portal.timeutils import business_today
 from studies.events import StudyEvent
 from studies.models import LineVerdict, Study, StudyLine, StudyStatus
 from studies.services.prospects import contact_account
-from studies.services.reviews import lock_study
+from studies.services.reviews import aggregate_check, lock_study
 from underwriting.events import UnderwritingEvent
 from underwriting.models import Contract, ContractStatus, Guarantee, GuaranteeChange
 from underwriting.services.periods import Terms, insurer_supersede, lock_contract, period_open
@@ -141,6 +141,7 @@ def _grant_lines(*, study: Study, actor: User) -> int:
 def _accept(*, study: Study, actor: User) -> Study:
     _answerable(study)
     _activate(study.contract)
+    aggregate_check(study, study.total_top_up)  # cover may have grown since the report
     granted = _grant_lines(study=study, actor=actor)
     study.status = StudyStatus.ACCEPTED
     study.answered_by = actor

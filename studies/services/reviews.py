@@ -21,6 +21,7 @@ from portal.timeutils import business_today
 from studies.events import StudyEvent
 from studies.models import LineVerdict, Study, StudyLine, StudyStatus
 from studies.services.prospects import contact_account
+from underwriting.models import Guarantee
 from underwriting.rules import eur, money
 
 REVIEWABLE = (StudyStatus.SUBMITTED,)
@@ -82,6 +83,31 @@ def _total(study: Study) -> Decimal:
     return money((adjusted["t"] or Decimal("0")) + (proposed["t"] or Decimal("0")))
 
 
+def aggregate_check(study: Study, total: Decimal) -> None:
+    """The contract's aggregate cap (DESIGN §4), if set, bounds the study's top-ups plus those
+    in force today on the contract's other buyers."""
+    cap = study.contract.aggregate_cap
+    if cap is None:
+        return
+    buyers = StudyLine.objects.filter(
+        study=study, verdict=LineVerdict.ACCEPTED, buyer__isnull=False
+    ).values("buyer_id")
+    elsewhere = Guarantee.objects.filter(
+        contract=study.contract, period__contains=business_today()
+    ).exclude(buyer_id__in=buyers).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    if total + elsewhere > cap:
+        raise Conflict(
+            _(
+                "Les top-ups de l'étude (%(total)s) et ceux en vigueur sur les autres acheteurs "
+                "(%(elsewhere)s) dépassent le plafond global du contrat (%(cap)s) : ajustez des "
+                "lignes."
+            )
+            % {"total": eur(total), "elsewhere": eur(elsewhere), "cap": eur(cap)},
+            field="total_top_up",
+            aggregate_cap=str(cap),
+        )
+
+
 def _finalise(study: Study, *, finalised_by: User, countersigned_by: User | None) -> Study:
     study.status = StudyStatus.FINALISED
     study.finalised_by = finalised_by
@@ -89,6 +115,7 @@ def _finalise(study: Study, *, finalised_by: User, countersigned_by: User | None
     study.finalised_at = timezone.now()
     study.expires_on = business_today() + timedelta(days=settings.STUDY_VALIDITY_DAYS)
     study.total_top_up = _total(study)
+    aggregate_check(study, study.total_top_up)
     study.save(
         update_fields=[
             "status",
@@ -128,6 +155,7 @@ def study_finalise(*, study_id: UUID | str, actor: User) -> Study:
     if study.status not in REVIEWABLE:
         raise Conflict(_("Cette étude n'attend pas de finalisation."))
     total = _total(study)
+    aggregate_check(study, total)
     if policy.decides_without_countersignature(actor) or (
         actor.authority_amount is not None and total <= actor.authority_amount
     ):

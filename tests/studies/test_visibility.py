@@ -70,3 +70,29 @@ def test_an_empty_grid_proposes_by_designs_defaults(world: World) -> None:
         requested=None,
         bands=grid_bands(),
     ).amount == Decimal("0")
+
+
+def test_the_contracts_aggregate_cap_bounds_a_study(world: World) -> None:
+    """Alice's contract caps top-ups at 70 000: 40 000 in force on one buyer, the study proposes
+    60 000 on another; finalising says so, and once adjusted to 30 000 the report goes out."""
+    from portal.errors import Conflict
+    from studies.models import StudyLine
+    from tests.support.billing import set_terms
+    from tests.support.factories import BuyerFactory, GuaranteeFactory
+    from tests.support.studies import buyer_row, graded_buyer, study_at
+
+    set_terms(world.alice.contract, aggregate_cap=Decimal("70000"))
+    GuaranteeFactory.create(contract=world.alice.contract, buyer=BuyerFactory.create())
+    buyer = graded_buyer(1)
+    assert buyer.siren is not None
+    study = study_at(world, "submitted", buyer_row(buyer.siren), tenant=world.alice)
+    senior = world.staff[Role.SENIOR_ARBITER]
+    with acting_as(senior):
+        with pytest.raises(Conflict) as capped:
+            services.study_finalise(study_id=study.pk, actor=senior)
+        assert capped.value.field == "total_top_up" and "70" in capped.value.message
+        line = StudyLine.objects.get(study=study)
+        services.study_line_adjust(
+            line_id=line.pk, amount=Decimal("30000"), reason="Plafond global", actor=senior
+        )
+        assert services.study_finalise(study_id=study.pk, actor=senior).status == "finalised"
