@@ -29,3 +29,14 @@ def studies_expire_task() -> int:
     """Beat, nightly: reports not answered within their validity expire."""
     with scopes_disabled():  # every policyholder's studies: the named bypass
         return services.studies_expire()
+
+
+@shared_task
+def studies_analyse_stalled_task() -> int:
+    """Beat, every few minutes: restart the analyses whose kick was lost (a redelivered
+    analysis starts over: it is idempotent)."""
+    with scopes_disabled():  # every policyholder's studies: the named bypass
+        stalled = services.studies_stalled()
+    for study_id in stalled:
+        study_analyse_task.delay(study_id=str(study_id))
+    return len(stalled)

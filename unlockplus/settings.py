@@ -229,6 +229,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "portal.tasks.deliveries_sweep",
         "schedule": 10.0,
     },
+    "studies-analyse-stalled": {
+        "task": "studies.tasks.studies_analyse_stalled_task",
+        "schedule": crontab(minute="*/5"),
+    },
     "studies-expire": {
         "task": "studies.tasks.studies_expire_task",
         "schedule": crontab(hour=0, minute=30),

@@ -11,6 +11,7 @@ from studies.services.answers import (
     study_invitation,
 )
 from studies.services.lists import (
+    studies_stalled,
     study_analyse,
     study_progress,
     study_start,
@@ -24,6 +25,7 @@ from studies.services.reviews import study_countersign, study_finalise, study_li
 __all__ = [
     "ProspectInput",
     "studies_expire",
+    "studies_stalled",
     "study_accept",
     "study_accept_invitation",
     "study_analyse",

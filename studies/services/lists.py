@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -37,6 +38,8 @@ from underwriting.models import Buyer, Contract, ContractStatus, ProceedingsStat
 from underwriting.rules import top_up_limits
 
 ANALYSIS_GROUP = 1000  # lines written (and progress committed) at a time by a worker
+# A worker commits its first group within seconds; an analysis not started after this is lost.
+STALLED_AFTER = timedelta(minutes=5)
 
 
 def _check_contract(contract: Contract) -> None:
@@ -409,6 +412,20 @@ def study_submit(*, study_id: UUID | str, actor: User) -> Study:
         data={"accepted": study.lines_accepted, "refused": study.lines_refused},
     )
     return study
+
+
+def studies_stalled(*, older_than: timedelta = STALLED_AFTER) -> list[UUID]:
+    """Large lists whose analysis never started (the after-commit kick was lost: a broker
+    outage, a killed process): stored, nothing analysed, uploaded a while ago."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Study.objects.filter(
+            status=StudyStatus.ANALYSING,
+            lines_analysed=0,
+            uploaded_at__lte=cutoff,
+            pending_file__isnull=False,
+        ).values_list("pk", flat=True)
+    )
 
 
 def study_progress(study: Study) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db.models import F
 from django.test import override_settings
 
 from portal.errors import Conflict, Forbidden, RuleViolation
@@ -312,3 +313,36 @@ def test_the_client_may_decline_the_report(world: World) -> None:
     assert (study.status, study.answer_note) == (StudyStatus.DECLINED, "Trop cher")
     with insurer_scope():
         assert not Guarantee.objects.filter(contract_id=study.contract_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_analysis_whose_kick_was_lost_is_restarted_by_the_sweep(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from studies import tasks
+    from tests.support.billing import celery_eager
+
+    def broker_down(**kwargs: object) -> None:
+        raise OperationalError("redis unreachable")
+
+    buyers = [graded_buyer(n) for n in range(5)]
+    study = study_at(world, "new")
+    monkeypatch.setattr(tasks.study_analyse_task, "delay", broker_down)
+    with override_settings(STUDY_ASYNC_LINES=3):
+        study = upload(
+            study, world.broker_user, buyer_list_csv(*(buyer_row(b.siren or "") for b in buyers))
+        )
+    assert study.status == StudyStatus.ANALYSING  # committed, waiting for a worker that never came
+    monkeypatch.undo()
+    with insurer_scope():
+        Study.objects.filter(pk=study.pk).update(
+            uploaded_at=F("uploaded_at") - timedelta(minutes=6)
+        )
+    with celery_eager():
+        assert tasks.studies_analyse_stalled_task() == 1
+    with insurer_scope():
+        study = Study.objects.get(pk=study.pk)
+    assert (study.status, study.lines_accepted) == (StudyStatus.DRAFT, 5)
+    assert tasks.studies_analyse_stalled_task() == 0
