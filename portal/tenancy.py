@@ -9,7 +9,7 @@ query raises instead of returning everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -60,6 +60,15 @@ def tenant_scope(policyholder_ids: ScopeValue) -> Iterator[None]:
     """Enter an explicit scope, for tasks and commands working from ids."""
     with scope(policyholder=policyholder_ids):
         yield
+
+
+def scope_including(policyholder_id: UUID) -> AbstractContextManager[None]:
+    """The active scope plus a policyholder the actor has just gained (a broker's new prospect:
+    the mandate exists from now on, but the request's scope was computed before it)."""
+    current = get_scope().get("policyholder")
+    if current is None:  # insurer staff see every policyholder already
+        return tenant_scope(None)
+    return tenant_scope([*current, policyholder_id])
 
 
 class TenantScopeMiddleware:

@@ -25,6 +25,7 @@ from portal import policy
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
 from portal.models import User
+from portal.tenancy import scope_including
 from studies import lines_sql
 from studies.events import StudyEvent
 from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
@@ -89,15 +90,9 @@ def study_start(*, contract: Contract, actor: User) -> Study:
 def study_start_for_prospect(*, data: ProspectInput, actor: User) -> Study:
     """A broker brings a prospect: its organisation, draft contract and the broker's mandate
     are created with the study (the new policyholder joins the broker's scope at once)."""
-    from django_scopes.state import get_scope
-
-    from portal.tenancy import tenant_scope
-
     policy.require(policy.is_broker_user(actor))
     contract = prospect_create(data=data, actor=actor)
-    current = get_scope().get("policyholder")
-    widened = [*(current or []), contract.policyholder_id]
-    with tenant_scope(widened):
+    with scope_including(contract.policyholder_id):
         return _study_create(contract=contract, actor=actor, prospect=data)
 
 

@@ -13,6 +13,7 @@ from portal import policy
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
 from portal.models import Mandate, Organisation, OrganisationKind, Role, User
+from portal.tenancy import scope_including
 from portal.timeutils import business_today
 from studies.events import StudyEvent
 from studies.models import Study
@@ -74,22 +75,23 @@ def prospect_create(*, data: ProspectInput, actor: User) -> Contract:
     Mandate.objects.create(
         broker=actor.organisation, policyholder=organisation, starts_on=business_today()
     )
-    contract = Contract.objects.create(
-        policyholder=organisation,
-        number=_contract_number(company.siren),
-        primary_insurer_name=data.primary_insurer_name.strip()[:120],
-        primary_policy_number=data.primary_policy_number.strip()[:60],
-        status=ContractStatus.DRAFT,
-        starts_on=business_today(),
-        monthly_rate=Decimal(settings.STUDY_DEFAULT_MONTHLY_RATE),
-    )
-    event_record(
-        action=StudyEvent.PROSPECT_CREATED,
-        actor=actor,
-        obj=contract,
-        policyholder=organisation,
-        data={"siren": company.siren, "contact_email": data.contact_email.strip()},
-    )
+    with scope_including(organisation.pk):  # the database's policy must see the new tenant
+        contract = Contract.objects.create(
+            policyholder=organisation,
+            number=_contract_number(company.siren),
+            primary_insurer_name=data.primary_insurer_name.strip()[:120],
+            primary_policy_number=data.primary_policy_number.strip()[:60],
+            status=ContractStatus.DRAFT,
+            starts_on=business_today(),
+            monthly_rate=Decimal(settings.STUDY_DEFAULT_MONTHLY_RATE),
+        )
+        event_record(
+            action=StudyEvent.PROSPECT_CREATED,
+            actor=actor,
+            obj=contract,
+            policyholder=organisation,
+            data={"siren": company.siren, "contact_email": data.contact_email.strip()},
+        )
     return contract
 
 

@@ -10,36 +10,17 @@ from django.db import connection
 from django_scopes import scopes_disabled
 
 from portal.models import TenantOwned
-from portal.rls import ENFORCED_ATTR, SETTING_ATTR
 from portal.tenancy import tenant_scope
 from tests.support.clients import client_for
+from tests.support.rls import ordinary_role
 from tests.support.world import World
-
-PROBE_ROLE = "unlockplus_rls_probe"
 
 
 @pytest.fixture
 def as_ordinary_role(world: World) -> Iterator[None]:
-    """Run the rest of the test as a role without superuser rights (the production shape),
-    with the execute wrapper following the scope as it does for such a role."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DO $$ BEGIN CREATE ROLE {PROBE_ROLE} NOSUPERUSER NOBYPASSRLS; "
-            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        )
-        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}")
-        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}")
-        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {PROBE_ROLE}")
-        cursor.execute(f"SET ROLE {PROBE_ROLE}")
-    # Attributes the application keeps on the connection (Django declares none such).
-    setattr(connection, ENFORCED_ATTR, True)
-    setattr(connection, SETTING_ATTR, None)
-    try:
+    """The rest of the test runs as the production database role (see tests.support.rls)."""
+    with ordinary_role():
         yield
-    finally:
-        setattr(connection, ENFORCED_ATTR, False)
-        with connection.cursor() as cursor:
-            cursor.execute("RESET ROLE")
 
 
 def contract_numbers() -> set[str]:
