@@ -16,9 +16,8 @@ from weasyprint import HTML
 
 from billing.services.invoices import Issuer, issuer_details
 from portal.errors import DomainError
+from portal.money import percent
 from studies.selectors import Report
-
-HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,6 @@ class ContractTerms:
     monthly_rate_percent: Decimal
     insured_percent: Decimal
     tax_percent: Decimal | None
-
-
-def percent(rate: Decimal) -> Decimal:
-    """0.0012 → 0.12, 0.9 → 90: the rate as a percentage, without trailing zeros."""
-    value = (rate * HUNDRED).normalize()
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def report_context(report: Report) -> dict[str, Any]:

@@ -112,3 +112,14 @@ def study_report(*, study: Study) -> Report:
             tax_rate=contract.tax_rate,
         ),
     )
+
+
+def study_progress(study: Study) -> dict[str, object]:
+    """For the progress bar: how far the worker is."""
+    total = study.lines_total or 1
+    return {
+        "analysed": study.lines_analysed,
+        "total": study.lines_total,
+        "percent": min(100, int(Decimal(study.lines_analysed) * 100 / total)),
+        "done": study.status != StudyStatus.ANALYSING,
+    }

@@ -10,8 +10,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from studies.models import LineVerdict, Study, StudyLine, StudyStatus
-from studies.selectors import SORTS, LineFilters
-from studies.services import ProspectInput, study_progress
+from studies.selectors import SORTS, LineFilters, study_progress
+from studies.services import ProspectInput
 from underwriting.models import MONEY, Contract
 
 # The API refuses a buyer list above this size before reading it (the parser's own limit too).

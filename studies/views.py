@@ -166,7 +166,7 @@ def _detail_context(
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
         "current_sort": filter_form.filters().sort,
-        "progress": services.study_progress(study) if analysing else None,
+        "progress": selectors.study_progress(study) if analysing else None,
         "analysed": bool(study.uploaded_at) and not analysing,
         "upload_form": (upload_form or UploadForm()) if client and draft else None,
         "can_submit": client and draft and bool(study.uploaded_at) and study.lines_accepted > 0,
@@ -194,7 +194,7 @@ def study_detail(request: HttpRequest, study_id: UUID) -> HttpResponse:
 @require_GET
 def study_progress(request: HttpRequest, study_id: UUID) -> HttpResponse:
     study = _study(study_id)
-    progress = services.study_progress(study)
+    progress = selectors.study_progress(study)
     response = render(request, "studies/_progress.html", {"study": study, "progress": progress})
     if progress["done"] and is_htmx(request):
         # The analysis is over: the whole page is shown again, with the verdicts.

@@ -113,7 +113,7 @@ def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
                 apply_domain_error(form, error)
             else:
                 if result.pending is not None:
-                    messages.success(
+                    messages.warning(
                         request,
                         _("Au-delà de votre pouvoir : la décision attend une contre-signature."),
                     )

@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing import premium_sql
+from billing import premium_sql, selectors
 from billing.events import BillingEvent
 from billing.models import (
     BillingRun,
@@ -37,7 +37,7 @@ from portal.errors import RuleViolation
 from portal.events import events_record_bulk
 from portal.models import Organisation, OrganisationKind, User
 from portal.timeutils import business_date, business_today
-from underwriting.models import Contract, ContractStatus
+from underwriting.models import Contract
 
 
 @dataclass(frozen=True)
@@ -176,14 +176,6 @@ def _invoice_document(
     )
 
 
-def _in_force_in(contract: Contract, month: date) -> bool:
-    return (
-        contract.status != ContractStatus.DRAFT
-        and contract.starts_on < month_after(month)
-        and (contract.ends_on is None or contract.ends_on >= month)
-    )
-
-
 def issue_invoices(
     *,
     contracts: Sequence[Contract],
@@ -205,12 +197,14 @@ def issue_invoices(
             kind=InvoiceKind.INVOICE, month=month, contract__in=[c.pk for c in contracts]
         ).values_list("contract_id", flat=True)
     )
-    # A contract is billed only for a month that meets its own dates (never a draft).
-    contracts = [
-        contract
-        for contract in contracts
-        if contract.pk not in invoiced and _in_force_in(contract, month)
-    ]
+    # A contract is billed only for a month that meets its own dates (never a draft): the
+    # run's own selection, asked again for contracts issued one by one.
+    billable = set(
+        selectors.contracts_to_bill(month=month)
+        .filter(pk__in=[c.pk for c in contracts])
+        .values_list("pk", flat=True)
+    )
+    contracts = [c for c in contracts if c.pk in billable and c.pk not in invoiced]
     if not contracts:
         return []
     with connection.cursor() as cursor:

@@ -13,7 +13,6 @@ from studies.services.answers import (
 from studies.services.lists import (
     studies_stalled,
     study_analyse,
-    study_progress,
     study_start,
     study_start_for_prospect,
     study_submit,
@@ -35,7 +34,6 @@ __all__ = [
     "study_finalise",
     "study_invitation",
     "study_line_adjust",
-    "study_progress",
     "study_start",
     "study_start_for_prospect",
     "study_submit",

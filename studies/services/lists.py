@@ -11,7 +11,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +27,7 @@ from portal.models import User
 from portal.tenancy import scope_including
 from studies import lines_sql
 from studies.events import StudyEvent
-from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
+from studies.models import OPEN_STATUSES, LineVerdict, Study, StudyFile, StudyLine, StudyStatus
 from studies.parsing import ParsedFile, read_buyer_list
 from studies.proposals import Band, grid_bands, propose
 from studies.services.prospects import ProspectInput, prospect_create
@@ -48,14 +47,8 @@ def _check_contract(contract: Contract) -> None:
         raise Conflict(
             _("Ce contrat n'est pas en vigueur : pas d'étude possible."), field="contract"
         )
-    if Study.objects.filter(contract=contract, status__in=_open_statuses()).exists():
+    if Study.objects.filter(contract=contract, status__in=OPEN_STATUSES).exists():
         raise Conflict(_("Une étude est déjà en cours sur ce contrat."), field="contract")
-
-
-def _open_statuses() -> list[str]:
-    from studies.models import OPEN_STATUSES
-
-    return list(OPEN_STATUSES)
 
 
 def _study_create(*, contract: Contract, actor: User, prospect: ProspectInput | None) -> Study:
@@ -421,14 +414,3 @@ def studies_stalled(*, older_than: timedelta = STALLED_AFTER) -> list[UUID]:
             pending_file__isnull=False,
         ).values_list("pk", flat=True)
     )
-
-
-def study_progress(study: Study) -> dict[str, Any]:
-    """For the progress bar: how far the worker is."""
-    total = study.lines_total or 1
-    return {
-        "analysed": study.lines_analysed,
-        "total": study.lines_total,
-        "percent": min(100, int(Decimal(study.lines_analysed) * 100 / total)),
-        "done": study.status != StudyStatus.ANALYSING,
-    }

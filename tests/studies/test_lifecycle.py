@@ -16,7 +16,7 @@ from portal.errors import Conflict, Forbidden, RuleViolation
 from portal.models import AuditEvent, Mandate, Organisation, Role, User
 from portal.outbox import deliveries_dispatch, deliveries_pending
 from portal.timeutils import business_today
-from studies import services
+from studies import selectors, services
 from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
 from tests.support.factories import siren_for
 from tests.support.scopes import acting_as, insurer_scope
@@ -170,7 +170,7 @@ def test_a_large_list_is_analysed_by_a_worker(world: World) -> None:
         assert not StudyFile.objects.filter(study=study).exists()  # the bytes are discarded
     assert study.status == StudyStatus.DRAFT
     assert (study.lines_analysed, study.lines_accepted) == (6, 6)
-    assert services.study_progress(study)["percent"] == 100
+    assert selectors.study_progress(study)["percent"] == 100
 
 
 def test_the_arbiter_adjusts_a_line_within_the_rules_and_with_a_reason(world: World) -> None:

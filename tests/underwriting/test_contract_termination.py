@@ -308,3 +308,11 @@ def test_a_month_after_the_end_is_not_invoiced_even_with_a_minimum_premium(world
     with insurer_scope():
         assert invoice_issue(contract=contract, month=OCTOBER) is None
         assert not Invoice.objects.filter(contract=contract).exists()
+
+
+def test_the_contract_page_prints_rates_as_percentages(world: World) -> None:
+    page = client_for(world.alice.credit_manager).get(
+        reverse("contract_detail", args=[world.alice.contract.pk])
+    )
+    text = page.content.decode()
+    assert "0,12 % par mois" in text and "90 %" in text and "0,001200" not in text
