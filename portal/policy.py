@@ -118,6 +118,17 @@ def can_decide(user: Any) -> bool:
 can_assign_requests = can_decide
 can_change_guarantees = can_decide
 can_finalise_studies = can_decide
+# Resume a request held for collective proceedings (or refuse it: a decision).
+can_resume_requests = can_decide
+
+
+def can_import_health_data(user: Any) -> bool:
+    """Import buyer-health data (BODACC notices, grades): arbiter, senior arbiter, admin."""
+    return _insurer(user, DECIDERS)
+
+
+# The arbiters' monitoring page: latest events, buyers that moved, exposure at stake, imports.
+can_watch_portfolio = can_see_queue
 
 
 def can_countersign(user: Any, *, proposed_by_id: Any = None) -> bool:
@@ -215,6 +226,18 @@ class May:
     @cached_property
     def change_guarantees(self) -> bool:
         return can_change_guarantees(self.user)
+
+    @cached_property
+    def resume_requests(self) -> bool:
+        return can_resume_requests(self.user)
+
+    @cached_property
+    def import_health_data(self) -> bool:
+        return can_import_health_data(self.user)
+
+    @cached_property
+    def watch_portfolio(self) -> bool:
+        return can_watch_portfolio(self.user)
 
     @cached_property
     def run_billing(self) -> bool:

@@ -21,6 +21,8 @@ class UnderwritingEvent(EventType):
         "guarantee_request.countersignature_declined",
         _("Contre-signature rejetée"),
     )
+    REQUEST_HELD = "guarantee_request.held", _("Demande suspendue (procédure collective)")
+    REQUEST_RESUMED = "guarantee_request.resumed", _("Demande reprise")
     REQUEST_DECIDED = "guarantee_request.decided", _("Demande décidée")
     PERIOD_CLOSED = "guarantee.closed", _("Période close")
     PLAN_REPLACED = "guarantee.plan_replaced", _("Période prévue remplacée")

@@ -80,34 +80,6 @@ class Buyer(models.Model):
         return self.siren or self.vat_number or ""
 
 
-class BuyerGradeChange(models.Model):
-    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="grade_history")
-    grade = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
-    effective_on = models.DateField()
-    source = models.CharField(max_length=60, blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-effective_on", "-recorded_at"]
-
-    def __str__(self) -> str:
-        return f"{self.buyer_id}: {self.grade} ({self.effective_on})"
-
-
-class BuyerProceedingsEvent(models.Model):
-    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="proceedings_history")
-    status = models.CharField(max_length=20, choices=ProceedingsStatus.choices)
-    judgment_on = models.DateField()
-    source = models.CharField(max_length=60, blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-judgment_on", "-recorded_at"]
-
-    def __str__(self) -> str:
-        return f"{self.buyer_id}: {self.status} ({self.judgment_on})"
-
-
 class ContractStatus(models.TextChoices):
     DRAFT = "draft", _("Brouillon")
     ACTIVE = "active", _("Actif")
@@ -303,6 +275,9 @@ class GuaranteeRequest(TenantOwned):
         related_name="+",
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Collective proceedings opened on the buyer: the arbiter resumes or refuses (monitoring).
+    held_since = models.DateTimeField(_("suspendue depuis"), null=True, blank=True)
+    hold_reason = models.CharField(_("motif de la suspension"), max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True)
     idempotency_fingerprint = models.CharField(max_length=64, blank=True)
 

@@ -100,6 +100,50 @@ def countersignature_declined(item: Recorded, _context: Any) -> Iterable[Message
     ]
 
 
+@notifies(UnderwritingEvent.REQUEST_HELD)
+def request_held(item: Recorded, _context: Any) -> Iterable[Message]:
+    """The arbiter resumes or refuses; the policyholder learns why its request waits."""
+    request: GuaranteeRequest = item.obj
+    subject = _("Demande suspendue : %(buyer)s") % {"buyer": request.buyer.name}
+    body = _("Procédure collective ouverte sur l'acheteur : %(reason)s.") % {
+        "reason": item.event.data.get("reason", "")
+    }
+    arbiter = request.assigned_to or request.policyholder.dedicated_arbiter
+    messages = [
+        Message(
+            recipient=user,
+            subject=subject,
+            body=body,
+            link=reverse("request_detail", kwargs={"request_id": request.pk}),
+        )
+        for user in policyholder_recipients(request.policyholder)
+    ]
+    if arbiter is not None:
+        messages.append(
+            Message(
+                recipient=arbiter,
+                subject=subject,
+                body=_("Reprenez-la ou refusez-la.") + " " + body,
+                link=reverse("arbiter_request", kwargs={"request_id": request.pk}),
+            )
+        )
+    return messages
+
+
+@notifies(UnderwritingEvent.REQUEST_RESUMED)
+def request_resumed(item: Recorded, _context: Any) -> Iterable[Message]:
+    request: GuaranteeRequest = item.obj
+    return [
+        Message(
+            recipient=user,
+            subject=_("Demande reprise par l'arbitre : %(buyer)s") % {"buyer": request.buyer.name},
+            body=item.event.reason,
+            link=reverse("request_detail", kwargs={"request_id": request.pk}),
+        )
+        for user in policyholder_recipients(request.policyholder)
+    ]
+
+
 @notifies(UnderwritingEvent.REQUEST_DECIDED)
 def request_decided(item: Recorded, _context: Any) -> Iterable[Message]:
     request: GuaranteeRequest = item.obj

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_scopes import scopes_disabled
 
+from monitoring import selectors as monitoring_selectors
 from portal import policy
 from portal import selectors as portal_selectors
 from portal.errors import DomainError
@@ -34,8 +35,6 @@ from underwriting.forms import (
 )
 from underwriting.models import (
     Buyer,
-    BuyerGradeChange,
-    BuyerProceedingsEvent,
     Contract,
     Guarantee,
     GuaranteeRequest,
@@ -221,8 +220,8 @@ def buyer_risk_file(request: HttpRequest, buyer_id: str) -> HttpResponse:
             "buyer": buyer,
             "accumulation": accumulation,
             "exposures": exposures,
-            "grades": BuyerGradeChange.objects.filter(buyer=buyer)[:50],
-            "proceedings": BuyerProceedingsEvent.objects.filter(buyer=buyer)[:50],
+            "grades": monitoring_selectors.grade_history(buyer=buyer).reverse()[:50],
+            "proceedings": monitoring_selectors.proceedings_history(buyer=buyer)[:50],
             "requests": selectors.requests_visible().filter(buyer=buyer)[:50],
         },
     )

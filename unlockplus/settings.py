@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "underwriting",
     "claims",
     "studies",
+    "monitoring",
     "billing",
 ]
 
@@ -186,6 +187,10 @@ POLICYHOLDER_DATE_WINDOW_DAYS: int = env.int("POLICYHOLDER_DATE_WINDOW_DAYS", de
 STUDY_DEFAULT_MONTHLY_RATE: str = env.str("STUDY_DEFAULT_MONTHLY_RATE", default="0.0012")
 STUDY_VALIDITY_DAYS: int = env.int("STUDY_VALIDITY_DAYS", default=30)
 STUDY_ASYNC_LINES: int = env.int("STUDY_ASYNC_LINES", default=300)
+# Buyer-health monitoring: files above this size are imported by a worker (progress bar);
+# extra providers the daily sweep reads (dotted paths of BuyerHealthProvider classes).
+MONITORING_ASYNC_BYTES: int = env.int("MONITORING_ASYNC_BYTES", default=256 * 1024)
+MONITORING_PROVIDERS: list[str] = env.list("MONITORING_PROVIDERS", default=[])
 BILLING_IBAN: str = env.str("BILLING_IBAN", default="FR76 3000 4000 0312 3456 7890 143")
 BILLING_BIC: str = env.str("BILLING_BIC", default="BNPAFRPPXXX")
 BILLING_BANK: str = env.str("BILLING_BANK", default="BNP Paribas, Paris Opéra")
@@ -240,6 +245,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "underwriting-expire-seasonal-limits": {
         "task": "underwriting.tasks.expire_seasonal_limits",
         "schedule": crontab(hour=0, minute=15),
+    },
+    # Buyer health: the daily sweep over what the providers received (06:00 Europe/Paris,
+    # after BODACC's overnight publication).
+    "monitoring-daily-sweep": {
+        "task": "monitoring.tasks.monitoring_sweep_task",
+        "schedule": crontab(minute=0, hour=6),
     },
     # Month-end billing of the month before, the 1st at 02:00 Europe/Paris (CELERY_TIMEZONE).
     "billing-month-end": {

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("underwriting.urls")),
     path("", include("billing.urls")),
     path("", include("studies.urls")),
+    path("", include("monitoring.urls")),
     path("", include("portal.urls")),
 ]

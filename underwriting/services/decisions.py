@@ -52,6 +52,18 @@ def _needs_countersignature(*, actor: User, outcome: str, amount: Decimal) -> bo
     return actor.authority_amount is None or amount > actor.authority_amount
 
 
+def _not_held(request: GuaranteeRequest, outcome: str) -> None:
+    """A request held for open collective proceedings can be refused, not approved, until the
+    arbiter resumes it."""
+    if request.held_since is not None and outcome != DecisionOutcome.REFUSED:
+        raise Conflict(
+            _("Demande suspendue (%(reason)s) : reprenez-la avant de l'accorder, ou refusez-la.")
+            % {"reason": request.hold_reason or _("procédure collective")},
+            field="outcome",
+            code="request_on_hold",
+        )
+
+
 def _validate(
     *,
     request: GuaranteeRequest,
@@ -63,6 +75,7 @@ def _validate(
 ) -> tuple[Decimal, date | None]:
     if outcome not in DecisionOutcome.values:
         raise RuleViolation(_("Décision inconnue."), field="outcome")
+    _not_held(request, outcome)
     if outcome == DecisionOutcome.REFUSED:
         if not rationale.strip():
             raise RuleViolation(_("Motivez le refus (note interne)."), field="rationale")

@@ -161,6 +161,17 @@ def guarantee_primary_report(
         actor=actor,
         note=reason,
     )
+    if primary_amount < current.primary_amount:
+        # A reduction by the primary is a health signal on the buyer (DESIGN §4 Monitoring).
+        from monitoring.services.alerts import primary_reduction_alert
+
+        primary_reduction_alert(
+            guarantee=current,
+            effective_on=effective_on,
+            previous=current.primary_amount,
+            reported=primary_amount,
+            actor=actor,
+        )
     if primary_amount == 0:
         event_record(
             action=UnderwritingEvent.PRIMARY_FOLLOWED,

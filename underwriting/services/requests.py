@@ -1,8 +1,9 @@
 """Top-up requests: the live limits of the form, submission (with instant approval),
-withdrawal and assignment to an arbiter."""
+withdrawal, assignment to an arbiter, and the hold that collective proceedings put on them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,12 +16,13 @@ from django.utils.translation import gettext as _
 
 from portal import policy
 from portal.errors import Conflict, RuleViolation
-from portal.events import event_record
+from portal.events import event_record, events_record_bulk
 from portal.models import User
 from portal.timeutils import business_today
 from underwriting import selectors
 from underwriting.events import UnderwritingEvent
 from underwriting.models import (
+    OPEN_STATUSES,
     Buyer,
     Contract,
     DecisionOutcome,
@@ -99,6 +101,8 @@ def _instant_approval_applies(*, contract: Contract, buyer: Buyer, amount: Decim
         return False
     if amount > contract.discretionary_limit:
         return False
+    # The registry's latest word on the buyer (the monitoring sweep may just have moved it).
+    buyer.refresh_from_db(fields=["grade", "proceedings"])
     if contract.instant_min_grade is not None and buyer.grade < contract.instant_min_grade:
         return False
     if buyer.proceedings != ProceedingsStatus.NONE:
@@ -297,5 +301,54 @@ def guarantee_request_assign(
         obj=request,
         policyholder=request.policyholder,
         data={"from": str(previous or ""), "to": str(arbiter.pk if arbiter else "")},
+    )
+    return request
+
+
+def guarantee_requests_hold(*, buyer_ids: Iterable[UUID], reason: str) -> int:
+    """Hold every open request on these buyers for the arbiter (collective proceedings opened).
+    A building block: runs in the caller's transaction (the monitoring sweep), with the scope
+    of all policyholders. Returns how many requests it held."""
+    requests = list(
+        GuaranteeRequest.objects.select_for_update(of=("self",))
+        .filter(buyer_id__in=list(buyer_ids), status__in=OPEN_STATUSES, held_since__isnull=True)
+        .select_related("buyer", "policyholder", "assigned_to")
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for request in requests:
+        request.held_since = now
+        request.hold_reason = reason[:200]
+    GuaranteeRequest.objects.bulk_update(requests, ["held_since", "hold_reason"])
+    if requests:
+        events_record_bulk(
+            action=UnderwritingEvent.REQUEST_HELD,
+            actor=None,
+            items=[(request, request.policyholder, {"reason": reason}) for request in requests],
+        )
+    return len(requests)
+
+
+@transaction.atomic(durable=True)
+def guarantee_request_resume(
+    *, request_id: UUID | str, actor: User, note: str = ""
+) -> GuaranteeRequest:
+    """The arbiter resumes a request held for collective proceedings: it can be decided again
+    (instant approval never applies while proceedings are open)."""
+    policy.require(policy.can_decide(actor))
+    request = lock_request(request_id)
+    if not request.is_open or request.held_since is None:
+        raise Conflict(_("Cette demande n'est pas suspendue."))
+    held_since, reason = request.held_since, request.hold_reason
+    request.held_since = None
+    request.hold_reason = ""
+    request.save(update_fields=["held_since", "hold_reason"])
+    event_record(
+        action=UnderwritingEvent.REQUEST_RESUMED,
+        actor=actor,
+        obj=request,
+        policyholder=request.policyholder,
+        reason=note,
+        data={"held_since": held_since.isoformat(), "hold_reason": reason},
     )
     return request

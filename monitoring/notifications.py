@@ -1,0 +1,158 @@
+"""Who hears of each monitoring event, and what they read.
+
+An alert reaches, once, the exposed policyholders' credit managers and org admins, the users of
+the brokers holding a current mandate for one of them, and their arbiters (each policyholder's
+dedicated arbiter and the arbiters assigned to its open requests on the buyer). The exposed
+policyholders are those the alert recorded (`AlertExposure`); nobody else is addressed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django_scopes import scopes_disabled
+
+from monitoring.events import MonitoringEvent
+from monitoring.models import Alert, AlertExposure, AlertRule, JudgmentEvent
+from portal import policy
+from portal.events import Message, Recorded, notifies
+from portal.models import Mandate, Organisation, Role, User
+from portal.timeutils import business_today
+from underwriting.models import OPEN_STATUSES, Buyer, Contract, ContractStatus, GuaranteeRequest
+
+
+@dataclass
+class Audience:
+    """The parties of a batch of alerts, loaded in a few queries."""
+
+    exposed: dict[UUID, list[UUID]] = field(default_factory=dict)  # alert → policyholders
+    users: dict[UUID, list[User]] = field(default_factory=lambda: defaultdict(list))
+    brokers: dict[UUID, list[User]] = field(default_factory=lambda: defaultdict(list))
+    arbiters: dict[UUID, list[User]] = field(default_factory=lambda: defaultdict(list))
+    assigned: dict[tuple[UUID, UUID], list[User]] = field(default_factory=lambda: defaultdict(list))
+    contracts: dict[UUID, UUID] = field(default_factory=dict)  # policyholder → contract
+    buyer_names: dict[UUID, str] = field(default_factory=dict)
+
+
+def audience_load(recorded: Sequence[Recorded]) -> Audience:
+    audience = Audience()
+    alert_ids = [item.obj.pk for item in recorded]
+    with scopes_disabled():
+        exposed: dict[UUID, list[UUID]] = defaultdict(list)
+        for alert_id, policyholder_id in AlertExposure.objects.filter(
+            alert_id__in=alert_ids
+        ).values_list("alert_id", "policyholder_id"):
+            exposed[alert_id].append(policyholder_id)
+        audience.exposed = exposed
+        policyholders = {ph for phs in exposed.values() for ph in phs}
+        if not policyholders:
+            return audience
+        for user in User.objects.filter(
+            organisation_id__in=policyholders, role__in=policy.POLICYHOLDER_ACTORS, is_active=True
+        ).order_by("pk"):
+            audience.users[user.organisation_id].append(user)
+        today = business_today()
+        mandates = (
+            Mandate.objects.filter(policyholder_id__in=policyholders, starts_on__lte=today)
+            .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+            .values_list("policyholder_id", "broker_id")
+        )
+        by_broker: dict[UUID, list[UUID]] = defaultdict(list)
+        for policyholder_id, broker_id in mandates:
+            by_broker[broker_id].append(policyholder_id)
+        for user in User.objects.filter(
+            organisation_id__in=list(by_broker), role=Role.BROKER, is_active=True
+        ).order_by("pk"):
+            for policyholder_id in by_broker[user.organisation_id]:
+                audience.brokers[policyholder_id].append(user)
+        for organisation in Organisation.objects.filter(
+            pk__in=policyholders, dedicated_arbiter__isnull=False
+        ).select_related("dedicated_arbiter"):
+            if organisation.dedicated_arbiter is not None:
+                audience.arbiters[organisation.pk].append(organisation.dedicated_arbiter)
+        buyers = {item.obj.buyer_id for item in recorded if item.obj.pk in audience.exposed}
+        audience.buyer_names = dict(Buyer.objects.filter(pk__in=buyers).values_list("pk", "name"))
+        for request in GuaranteeRequest.objects.filter(
+            policyholder_id__in=policyholders,
+            buyer_id__in=buyers,
+            status__in=OPEN_STATUSES,
+            assigned_to__isnull=False,
+        ).select_related("assigned_to"):
+            if request.assigned_to is not None:
+                audience.assigned[(request.policyholder_id, request.buyer_id)].append(
+                    request.assigned_to
+                )
+        audience.contracts = dict(
+            Contract.objects.filter(
+                policyholder_id__in=policyholders,
+                status__in=[ContractStatus.ACTIVE, ContractStatus.SUSPENDED],
+            ).values_list("policyholder_id", "pk")
+        )
+    return audience
+
+
+def _short(value: date | str) -> str:
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def alert_text(alert: Alert, *, buyer: str) -> tuple[str, str]:
+    """Subject and message of an alert, the same for every party (no tenant's figures)."""
+    data = alert.data
+    if alert.rule == AlertRule.PROCEEDINGS:
+        subject = _("Alerte : %(event)s, %(buyer)s") % {
+            "event": JudgmentEvent(data["event"]).label.lower(),
+            "buyer": buyer,
+        }
+        body = _("%(nature)s, jugement du %(date)s%(court)s.") % {
+            "nature": data.get("nature") or JudgmentEvent(data["event"]).label,
+            "date": _short(data["judged_on"]),
+            "court": f" ({data['court']})" if data.get("court") else "",
+        }
+    elif alert.rule == AlertRule.PRIMARY_REDUCED:
+        subject = _("Alerte : réduction de limite primaire signalée, %(buyer)s") % {"buyer": buyer}
+        body = _(
+            "Un assureur-crédit primaire a réduit sa limite sur cet acheteur à partir du %(date)s."
+        ) % {"date": _short(alert.occurred_on)}
+    else:
+        subject = _("Alerte : note de %(buyer)s passée de %(from)s à %(to)s") % {
+            "buyer": buyer,
+            "from": data["from"],
+            "to": data["to"],
+        }
+        body = " ; ".join(str(AlertRule(rule).label) for rule in alert.rules) + "."
+    return subject, body
+
+
+@notifies(MonitoringEvent.ALERT_RAISED, prepare=audience_load)
+def alert_raised(item: Recorded, audience: Audience) -> Iterable[Message]:
+    alert: Alert = item.obj
+    if not audience.exposed.get(alert.pk):
+        return []
+    subject, body = alert_text(alert, buyer=audience.buyer_names[alert.buyer_id])
+    risk_file = reverse("buyer_risk_file", kwargs={"buyer_id": alert.buyer_id})
+    alerts_page = reverse("alerts")
+    messages: list[Message] = []
+    for policyholder_id in audience.exposed.get(alert.pk, []):
+        contract_id = audience.contracts.get(policyholder_id)
+        link = (
+            reverse("buyer_page", kwargs={"contract_id": contract_id, "buyer_id": alert.buyer_id})
+            if contract_id
+            else alerts_page
+        )
+        for user in [*audience.users[policyholder_id], *audience.brokers[policyholder_id]]:
+            messages.append(Message(recipient=user, subject=subject, body=body, link=link))
+        for arbiter in [
+            *audience.arbiters[policyholder_id],
+            *audience.assigned[(policyholder_id, alert.buyer_id)],
+        ]:
+            messages.append(Message(recipient=arbiter, subject=subject, body=body, link=risk_file))
+    return messages
