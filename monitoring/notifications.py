@@ -58,7 +58,8 @@ def audience_load(recorded: Sequence[Recorded]) -> Audience:
         for user in User.objects.filter(
             organisation_id__in=policyholders, role__in=policy.POLICYHOLDER_ACTORS, is_active=True
         ).order_by("pk"):
-            audience.users[user.organisation_id].append(user)
+            if user.organisation_id is not None:
+                audience.users[user.organisation_id].append(user)
         today = business_today()
         mandates = (
             Mandate.objects.filter(policyholder_id__in=policyholders, starts_on__lte=today)
@@ -71,7 +72,7 @@ def audience_load(recorded: Sequence[Recorded]) -> Audience:
         for user in User.objects.filter(
             organisation_id__in=list(by_broker), role=Role.BROKER, is_active=True
         ).order_by("pk"):
-            for policyholder_id in by_broker[user.organisation_id]:
+            for policyholder_id in by_broker.get(user.organisation_id or UUID(int=0), []):
                 audience.brokers[policyholder_id].append(user)
         for organisation in Organisation.objects.filter(
             pk__in=policyholders, dedicated_arbiter__isnull=False

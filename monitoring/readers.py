@@ -1,6 +1,6 @@
-"""The file-reading core of buyer-health monitoring (issue 9, first piece), in one import:
-BODACC collective-proceedings notices, grade changes, and the provider interface. Pure: no
-model, no database; the services that apply what is read come later."""
+"""The file-reading core of buyer-health monitoring, in one import: BODACC
+collective-proceedings notices, grade changes, and the provider interface. Pure: no model, no
+database; `monitoring/services/` stores and applies what is read."""
 
 from __future__ import annotations
 

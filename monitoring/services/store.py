@@ -45,7 +45,9 @@ def _buyer_ids(sirens: Iterable[str]) -> dict[str, UUID]:
     wanted = sorted(set(sirens))
     found: dict[str, UUID] = {}
     for chunk in _chunks(wanted, 10_000):
-        found.update(Buyer.objects.filter(siren__in=chunk).values_list("siren", "id"))
+        for siren, buyer_id in Buyer.objects.filter(siren__in=chunk).values_list("siren", "id"):
+            if siren is not None:
+                found[siren] = buyer_id
     return found
 
 

@@ -38,7 +38,7 @@ FIELDS = [
 def notice(
     number: int = 1234,
     *,
-    siren: str = PEUGEOT,
+    siren: str | None = PEUGEOT,
     nature: str = RECEIVERSHIP,
     judged_on: str = "2026-11-20",
     typeavis: str = "annonce",
@@ -47,6 +47,7 @@ def notice(
     **overrides: Any,
 ) -> dict[str, Any]:
     """One record of `annonces-commerciales` as the open data gives it (JSON lines shape)."""
+    assert siren is not None, "a registry buyer without SIREN cannot be in BODACC"
     spaced = f"{siren[:3]} {siren[3:6]} {siren[6:]}"
     record: dict[str, Any] = {
         "id": f"A20260231{number}",
@@ -113,13 +114,13 @@ def previous_of(
     }
 
 
-def grades_csv(*rows: tuple[str, str, int | str, str]) -> bytes:
+def grades_csv(*rows: tuple[str | None, str, int | str, str]) -> bytes:
     """Grade changes: (siren, date, grade, source) per row."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(["siren", "date", "note", "source"])
     for row in rows:
-        writer.writerow([str(cell) for cell in row])
+        writer.writerow(["" if cell is None else str(cell) for cell in row])
     return out.getvalue().encode()
 
 

@@ -154,15 +154,9 @@ def guarantee_primary_report(
     new_amount = min(current.amount, money(contract.top_up_multiple * primary_amount))
     reason = note or _("Limite primaire déclarée : %(amount)s") % {"amount": eur(primary_amount)}
     natural_end = current.period.upper
-    period_close(
-        current=current,
-        on=effective_on,
-        change=GuaranteeChange.PRIMARY_CHANGE,
-        actor=actor,
-        note=reason,
-    )
     if primary_amount < current.primary_amount:
-        # A reduction by the primary is a health signal on the buyer (DESIGN §4 Monitoring).
+        # A reduction by the primary is a health signal on the buyer (DESIGN §4 Monitoring),
+        # raised while the reporter's own cover is still in force: it is exposed too.
         from monitoring.services.alerts import primary_reduction_alert
 
         primary_reduction_alert(
@@ -172,6 +166,13 @@ def guarantee_primary_report(
             reported=primary_amount,
             actor=actor,
         )
+    period_close(
+        current=current,
+        on=effective_on,
+        change=GuaranteeChange.PRIMARY_CHANGE,
+        actor=actor,
+        note=reason,
+    )
     if primary_amount == 0:
         event_record(
             action=UnderwritingEvent.PRIMARY_FOLLOWED,
