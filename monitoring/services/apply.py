@@ -210,7 +210,12 @@ def _apply_notices(applied: Applied, *, today: date) -> None:
     # Alerts first: who is exposed is read before liquidation ends the top-ups.
     applied.alerts += len(
         alerts_raise(
-            [_proceedings_alert(notice) for notice in new_judgments if notice.event in OPENINGS],
+            # An opening the same data already shows closed is history, not news.
+            [
+                _proceedings_alert(notice)
+                for notice in new_judgments
+                if notice.event in OPENINGS and notice.buyer_id in opened
+            ],
             today=today,
         )
     )

@@ -391,3 +391,23 @@ def test_a_user_without_the_right_cannot_import(world: World) -> None:
     for user in (world.alice.credit_manager, world.broker_user, finance):
         with pytest.raises(Forbidden):
             imported(user, json_lines(notice()))
+
+
+def test_an_opening_the_same_file_shows_closed_alerts_nobody(world: World, arbiter: User) -> None:
+    buyer = _exposed_buyer(world)
+
+    file = imported(
+        arbiter,
+        json_lines(
+            notice(1, siren=buyer.siren, nature=SAFEGUARD, judged_on="2024-03-02"),
+            notice(
+                2,
+                siren=buyer.siren,
+                nature="Jugement de clôture de la procédure de sauvegarde",
+                judged_on="2025-10-02",
+            ),
+        ),
+    )
+
+    assert file.alerts == 0
+    assert ProceedingsNotice.objects.filter(state=NoticeState.ACTIVE).count() == 2
