@@ -27,6 +27,7 @@ COUNTERSIGNERS = frozenset({Role.SENIOR_ARBITER, Role.ADMIN})
 INSURER_FINANCE = frozenset({Role.FINANCE_OPS, Role.ADMIN})
 BACKOFFICE = frozenset({Role.ARBITER, Role.SENIOR_ARBITER, Role.CLAIMS_HANDLER, Role.ADMIN})
 INSURER_ADMINS = frozenset({Role.ADMIN})
+CLAIMS_HANDLERS = frozenset({Role.CLAIMS_HANDLER, Role.ADMIN})
 # Who a request can be assigned to, and who hears of a cover change on the policyholder side.
 ASSIGNABLE_ARBITERS = frozenset({Role.ARBITER, Role.SENIOR_ARBITER})
 
@@ -80,6 +81,10 @@ can_look_up_buyers = can_act_for_policyholder
 can_work_on_studies = can_act_for_policyholder
 can_withdraw_request = can_act_for_policyholder
 can_report_primary = can_act_for_policyholder
+
+
+# Declare a claim, add invoices and documents.
+can_declare_claims = can_act_for_policyholder
 
 
 def can_see_invoices(user: Any) -> bool:
@@ -140,6 +145,23 @@ def can_countersign(user: Any, *, proposed_by_id: Any = None) -> bool:
 
 def decides_without_countersignature(user: Any) -> bool:
     return _insurer(user, COUNTERSIGNERS)
+
+
+def can_handle_claims(user: Any) -> bool:
+    """Handle claims, record the primary's settlement, compute and propose an indemnity."""
+    return _insurer(user, CLAIMS_HANDLERS)
+
+
+def can_countersign_indemnity(user: Any, *, proposed_by_id: Any = None) -> bool:
+    """Approve an indemnity above the handler's authority: a senior arbiter or an insurer
+    admin, never one's own proposal."""
+    if not _insurer(user, COUNTERSIGNERS):
+        return False
+    return proposed_by_id is None or proposed_by_id != user.pk
+
+
+def approves_indemnity_without_countersignature(user: Any) -> bool:
+    return _insurer(user, INSURER_ADMINS)
 
 
 def can_run_billing(user: Any) -> bool:
@@ -238,6 +260,18 @@ class May:
     @cached_property
     def watch_portfolio(self) -> bool:
         return can_watch_portfolio(self.user)
+
+    @cached_property
+    def declare_claims(self) -> bool:
+        return can_declare_claims(self.user)
+
+    @cached_property
+    def handle_claims(self) -> bool:
+        return can_handle_claims(self.user)
+
+    @cached_property
+    def countersign_indemnity(self) -> bool:
+        return can_countersign_indemnity(self.user)
 
     @cached_property
     def run_billing(self) -> bool:

@@ -187,6 +187,8 @@ POLICYHOLDER_DATE_WINDOW_DAYS: int = env.int("POLICYHOLDER_DATE_WINDOW_DAYS", de
 STUDY_DEFAULT_MONTHLY_RATE: str = env.str("STUDY_DEFAULT_MONTHLY_RATE", default="0.0012")
 STUDY_VALIDITY_DAYS: int = env.int("STUDY_VALIDITY_DAYS", default=30)
 STUDY_ASYNC_LINES: int = env.int("STUDY_ASYNC_LINES", default=300)
+# Claims: the size limit of a supporting document (PDF, PNG, JPEG).
+CLAIM_DOCUMENT_MAX_BYTES: int = env.int("CLAIM_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # Buyer-health monitoring: files above this size are imported by a worker (progress bar);
 # extra providers the daily sweep reads (dotted paths of BuyerHealthProvider classes).
 MONITORING_ASYNC_BYTES: int = env.int("MONITORING_ASYNC_BYTES", default=256 * 1024)

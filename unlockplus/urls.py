@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("studies.urls")),
     path("", include("monitoring.urls")),
+    path("", include("claims.urls")),
     path("", include("portal.urls")),
 ]
