@@ -37,6 +37,7 @@ from monitoring.models import (
     ProceedingsNotice,
 )
 from monitoring.services.alerts import alerts_raise
+from portal.bulk import rows_update
 from portal.timeutils import business_today
 from underwriting.models import Buyer, Guarantee, ProceedingsStatus
 from underwriting.services.guarantees import guarantees_end_on_liquidation
@@ -195,8 +196,15 @@ def _apply_notices(applied: Applied, *, today: date) -> None:
             target.state = NoticeState.WITHDRAWN
             applied.withdrawn += 1
             notice.state = NoticeState.ACTIVE
-    ProceedingsNotice.objects.bulk_update(
-        list(changed.values()), ["state", "corrects", "applied_at"], batch_size=2_000
+    written = list(changed.values())
+    rows_update(
+        ProceedingsNotice,
+        [notice.pk for notice in written],
+        {
+            "state": ("text", [notice.state for notice in written]),
+            "corrects_id": ("bigint", [notice.corrects_id for notice in written]),
+            "applied_at": ("timestamptz", [notice.applied_at for notice in written]),
+        },
     )
     buyers = {notice.buyer_id for notice in pending}
     status = _proceedings_read(buyers)
@@ -286,7 +294,11 @@ def _buyers_update(status: dict[UUID, tuple[str, date | None]]) -> int:
             if buyer.proceedings != wanted:
                 buyer.proceedings = wanted
                 moved.append(buyer)
-    Buyer.objects.bulk_update(moved, ["proceedings"], batch_size=2_000)
+    rows_update(
+        Buyer,
+        [buyer.pk for buyer in moved],
+        {"proceedings": ("text", [buyer.proceedings for buyer in moved])},
+    )
     return len(moved)
 
 
@@ -358,8 +370,17 @@ def _apply_grades(applied: Applied) -> list[Alert]:
             if previous != buyer.grade:
                 buyer.grade = previous
                 moved.append(buyer)
-    GradeChange.objects.bulk_update(pending, ["previous_grade", "applied_at"], batch_size=2_000)
-    Buyer.objects.bulk_update(moved, ["grade"], batch_size=2_000)
+    rows_update(
+        GradeChange,
+        [change.pk for change in pending],
+        {
+            "previous_grade": ("smallint", [change.previous_grade for change in pending]),
+            "applied_at": ("timestamptz", [change.applied_at for change in pending]),
+        },
+    )
+    rows_update(
+        Buyer, [buyer.pk for buyer in moved], {"grade": ("smallint", [b.grade for b in moved])}
+    )
     applied.buyers_moved += len(moved)
     return alerts
 
