@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
-from monitoring.models import GradeChange, ProceedingsNotice
-from underwriting.models import Buyer
+from django.db.models import Aggregate, Count, QuerySet, Sum
+
+from monitoring.models import AlertExposure, AlertRule, GradeChange, ProceedingsNotice
+from monitoring.notifications import alert_text
+from portal.models import Organisation
+from portal.money import ZERO
+from portal.timeutils import business_today
+from underwriting.models import (
+    OPEN_STATUSES,
+    Buyer,
+    Contract,
+    ContractStatus,
+    Guarantee,
+    GuaranteeRequest,
+)
 
 
 def grade_history(*, buyer: Buyer) -> QuerySet[GradeChange]:
@@ -20,3 +39,177 @@ def proceedings_history(*, buyer: Buyer) -> QuerySet[ProceedingsNotice]:
     return ProceedingsNotice.objects.filter(buyer=buyer, applied_at__isnull=False).order_by(
         "-judged_on", "-published_on", "-id"
     )
+
+
+# --- the policyholder's side: its alert feed and the buyers it watches ----------------------
+# Within the active scope: a policyholder's users read its own rows, a broker those of the
+# policyholders of its current mandates (so every row names its policyholder). A constant
+# number of queries per page, whatever its length.
+
+WATCHLIST_SORTS = ("exposure", "grade", "name")
+TREND_DAYS = 365  # the sparkline's window
+
+
+def alert_feed(
+    *, buyer: Buyer | None = None, policyholder_id: UUID | None = None
+) -> QuerySet[AlertExposure]:
+    """The alerts that reached the policyholders in scope (optionally one buyer's, or one
+    policyholder's), latest first, with the alert, its buyer and the policyholder."""
+    feed = AlertExposure.objects.all()
+    if buyer is not None:
+        feed = feed.filter(alert__buyer=buyer)
+    if policyholder_id is not None:
+        feed = feed.filter(policyholder_id=policyholder_id)
+    return feed.select_related("alert__buyer", "policyholder").order_by("-created_at", "-id")
+
+
+def active_contract_ids(policyholder_ids: Iterable[UUID]) -> dict[UUID, UUID]:
+    """The active contract of each policyholder in scope that has one (for buyer links)."""
+    return dict(
+        Contract.objects.filter(
+            policyholder_id__in=set(policyholder_ids), status=ContractStatus.ACTIVE
+        ).values_list("policyholder_id", "pk")
+    )
+
+
+@dataclass
+class AlertLine:
+    """An alert as a policyholder received it: its message and the exposure it had then."""
+
+    exposure: AlertExposure
+    subject: str
+    body: str
+    rule_labels: list[str]
+    contract_id: UUID | None  # the policyholder's active contract: the buyer page's
+
+
+def alert_lines(exposures: Iterable[AlertExposure]) -> list[AlertLine]:
+    """`alert_feed` rows (a page of them) with their French message: one more query."""
+    rows = list(exposures)
+    contracts = active_contract_ids(row.policyholder_id for row in rows)
+    lines = []
+    for row in rows:
+        alert = row.alert
+        subject, body = alert_text(alert, buyer=alert.buyer.name)
+        rules = alert.rules or [alert.rule]
+        lines.append(
+            AlertLine(
+                exposure=row,
+                subject=subject,
+                body=body,
+                rule_labels=[str(AlertRule(rule).label) for rule in rules],
+                contract_id=contracts.get(row.policyholder_id),
+            )
+        )
+    return lines
+
+
+@dataclass
+class Watched:
+    """A buyer a policyholder in scope is exposed to: top-ups in force, open requests."""
+
+    policyholder_id: UUID
+    buyer_id: UUID
+    buyer_name: str
+    grade: int
+    top_up: Decimal = ZERO
+    open_requests: int = 0
+
+
+_PAIR = ("policyholder_id", "buyer_id", "buyer__name", "buyer__grade")
+
+
+def _per_pair(rows: QuerySet[Any], aggregate: Aggregate) -> list[tuple[Any, ...]]:
+    """(policyholder, buyer, buyer's name, buyer's grade, aggregate) per pair: one GROUP BY."""
+    return list(
+        rows.order_by().values(*_PAIR).annotate(value=aggregate).values_list(*_PAIR, "value")
+    )
+
+
+def watched_buyers(*, sort: str = "exposure", on: date | None = None) -> list[Watched]:
+    """Every (policyholder, buyer) in scope with a top-up in force on `on` or an open request,
+    sorted by exposure (largest first), grade (worst first) or name. Two grouped queries; the
+    rows are small, the page's details come from `watchlist_rows`."""
+    day = on or business_today()
+    pairs: dict[tuple[UUID, UUID], Watched] = {}
+    in_force = Guarantee.objects.filter(period__contains=day)
+    for policyholder_id, buyer_id, name, grade, top_up in _per_pair(in_force, Sum("amount")):
+        pairs[(policyholder_id, buyer_id)] = Watched(
+            policyholder_id, buyer_id, name, grade, top_up=top_up
+        )
+    requests = GuaranteeRequest.objects.filter(status__in=OPEN_STATUSES)
+    for policyholder_id, buyer_id, name, grade, count in _per_pair(requests, Count("id")):
+        watched = pairs.setdefault(
+            (policyholder_id, buyer_id), Watched(policyholder_id, buyer_id, name, grade)
+        )
+        watched.open_requests = count
+    rows = sorted(
+        pairs.values(), key=lambda row: (row.buyer_name.casefold(), str(row.policyholder_id))
+    )
+    if sort == "grade":
+        rows.sort(key=lambda row: row.grade)
+    elif sort != "name":
+        rows.sort(key=lambda row: row.top_up, reverse=True)
+    return rows
+
+
+@dataclass
+class WatchRow:
+    """A watched buyer as the page shows it, with its grade trend."""
+
+    watched: Watched
+    buyer: Buyer
+    policyholder: Organisation
+    contract_id: UUID | None
+    history: list[GradeChange] = field(default_factory=list)  # within the trend window
+    start_grade: int | None = None  # the grade in force at the window's start
+    previous_grade: int | None = None  # the grade before the latest change
+    changed_on: date | None = None  # the latest change's date
+    since: date = date.min
+
+
+def watchlist_rows(page: Iterable[Watched], *, on: date | None = None) -> list[WatchRow]:
+    """A page of `watched_buyers` with the buyers, policyholders, contracts and grade
+    histories it needs: four queries, whatever the page's length."""
+    watched = list(page)
+    today = on or business_today()
+    since = today - timedelta(days=TREND_DAYS)
+    buyer_ids = {row.buyer_id for row in watched}
+    policyholder_ids = {row.policyholder_id for row in watched}
+    buyers = Buyer.objects.in_bulk(buyer_ids)
+    policyholders = Organisation.objects.in_bulk(policyholder_ids)
+    contracts = active_contract_ids(policyholder_ids)
+    histories: dict[UUID, list[GradeChange]] = defaultdict(list)
+    for change in GradeChange.objects.filter(
+        buyer_id__in=buyer_ids, applied_at__isnull=False, effective_on__lte=today
+    ).order_by("buyer_id", "effective_on", "id"):
+        histories[change.buyer_id].append(change)
+    rows = []
+    for item in watched:
+        changes = histories.get(item.buyer_id, [])
+        before = [change for change in changes if change.effective_on <= since]
+        within = changes[len(before) :]
+        row = WatchRow(
+            watched=item,
+            buyer=buyers[item.buyer_id],
+            policyholder=policyholders[item.policyholder_id],
+            contract_id=contracts.get(item.policyholder_id),
+            history=within,
+            since=since,
+        )
+        if before:
+            row.start_grade = before[-1].grade
+        elif within:
+            row.start_grade = within[0].previous_grade
+        else:
+            row.start_grade = row.buyer.grade
+        if changes:
+            latest = changes[-1]
+            row.changed_on = latest.effective_on
+            row.previous_grade = (
+                latest.previous_grade
+                if latest.previous_grade is not None
+                else (changes[-2].grade if len(changes) > 1 else None)
+            )
+        rows.append(row)
+    return rows

@@ -1,8 +1,10 @@
+from functools import cache
 from typing import Any
 
 from django.http import HttpRequest
 
 from portal.policy import May, role_home
+from portal.selectors import unread_notification_count
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -10,8 +12,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+
+    @cache
+    def unread_notifications() -> int:
+        # Called by the template that shows the badge, so htmx partials count nothing.
+        return unread_notification_count(user=user)
+
     return {
         "home_url_name": role_home(user),
         "current_organisation": user.organisation,
         "may": May(user),
+        "unread_notifications": unread_notifications,
     }

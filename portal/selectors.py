@@ -47,6 +47,11 @@ def notifications_for(*, user: User, limit: int = 50) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user)[:limit]
 
 
+def unread_notification_count(*, user: User) -> int:
+    """The header's badge: one COUNT on the recipient's unread rows."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
 def arbiters(*, organisation_id: UUID | None) -> QuerySet[User]:
     """The insurer's active arbiters, to whom requests are assigned."""
     if organisation_id is None:

@@ -9,11 +9,13 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal import policy, selectors
 from portal.http import page_user
+from portal.models import Notification
 from portal.policy import page_requires, role_home
 from underwriting.models import Contract
 
@@ -91,11 +93,13 @@ def contract_detail(request: HttpRequest, contract_id: str) -> HttpResponse:
 
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "portal/notifications.html",
-        {"notifications": selectors.notifications_for(user=page_user(request))},
-    )
+    user = page_user(request)
+    shown = list(selectors.notifications_for(user=user))
+    # What the page shows is read (one UPDATE); the list still marks it as new this time.
+    unread = [notification.pk for notification in shown if notification.read_at is None]
+    if unread:
+        Notification.objects.filter(pk__in=unread, recipient=user).update(read_at=timezone.now())
+    return render(request, "portal/notifications.html", {"notifications": shown})
 
 
 @never_cache

@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from monitoring import charts
+from monitoring import selectors as monitoring_selectors
 from portal import policy
 from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
@@ -79,6 +81,9 @@ def buyer_page(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRes
     contract = _contract(contract_id)
     buyer = get_object_or_404(Buyer, pk=buyer_id)
     coverage = selectors.coverage_check(contract=contract, buyer=buyer)
+    grades = list(monitoring_selectors.grade_history(buyer=buyer))
+    notices = list(monitoring_selectors.proceedings_history(buyer=buyer))
+    alerts = monitoring_selectors.alert_feed(buyer=buyer, policyholder_id=contract.policyholder_id)
     return render(
         request,
         "underwriting/buyer_page.html",
@@ -86,6 +91,12 @@ def buyer_page(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRes
             "contract": contract,
             "buyer": buyer,
             "coverage": coverage,
+            "grades": grades,
+            "grade_chart": charts.buyer_grade_chart(
+                buyer.name, grades, notices, today=business_today()
+            ),
+            "notices": notices,
+            "alert_lines": monitoring_selectors.alert_lines(alerts[:5]),
             "history": selectors.guarantee_history(contract=contract, buyer=buyer),
             "requests": selectors.requests_visible().filter(contract=contract, buyer=buyer),
             "coverage_form": CoverageForm(),

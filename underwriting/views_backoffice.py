@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_scopes import scopes_disabled
 
+from monitoring import charts
 from monitoring import selectors as monitoring_selectors
 from portal import policy
 from portal import selectors as portal_selectors
@@ -213,6 +214,8 @@ def buyer_risk_file(request: HttpRequest, buyer_id: str) -> HttpResponse:
             .select_related("policyholder", "contract")
             .order_by("-amount")
         )
+    grades = list(monitoring_selectors.grade_history(buyer=buyer))
+    notices = list(monitoring_selectors.proceedings_history(buyer=buyer))
     return render(
         request,
         "underwriting/buyer_risk_file.html",
@@ -220,8 +223,11 @@ def buyer_risk_file(request: HttpRequest, buyer_id: str) -> HttpResponse:
             "buyer": buyer,
             "accumulation": accumulation,
             "exposures": exposures,
-            "grades": monitoring_selectors.grade_history(buyer=buyer).reverse()[:50],
-            "proceedings": monitoring_selectors.proceedings_history(buyer=buyer)[:50],
+            "grades": grades,
+            "grade_chart": charts.buyer_grade_chart(
+                buyer.name, grades, notices, today=business_today()
+            ),
+            "notices": notices,
             "requests": selectors.requests_visible().filter(buyer=buyer)[:50],
         },
     )
