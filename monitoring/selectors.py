@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Aggregate, Count, QuerySet, Sum
+from django.db.models import (
+    Aggregate,
+    Count,
+    DecimalField,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
-from monitoring.models import AlertExposure, AlertRule, GradeChange, ProceedingsNotice
+from monitoring.models import (
+    OPENINGS,
+    Alert,
+    AlertExposure,
+    AlertRule,
+    GradeChange,
+    HealthFile,
+    JudgmentEvent,
+    NoticeState,
+    ProceedingsNotice,
+)
 from monitoring.notifications import alert_text
 from portal.models import Organisation
 from portal.money import ZERO
@@ -38,6 +64,110 @@ def proceedings_history(*, buyer: Buyer) -> QuerySet[ProceedingsNotice]:
     """The buyer's applied notices, latest judgment first, with what became of each."""
     return ProceedingsNotice.objects.filter(buyer=buyer, applied_at__isnull=False).order_by(
         "-judged_on", "-published_on", "-id"
+    )
+
+
+# --- the arbiters' monitoring page ----------------------------------------------------------
+# Insurer staff only (their scope is every policyholder). "Over a period" means what reached
+# the platform in the last days (raised, applied): a notice published late is news all the same.
+
+
+def _buyer_search(search: str, *, prefix: str = "") -> Q:
+    """A buyer's name, or its SIREN as typed (spaces and dots ignored)."""
+    query = Q(**{f"{prefix}name__icontains": search})
+    digits = re.sub(r"[\s.]", "", search)
+    if digits.isdigit():
+        query |= Q(**{f"{prefix}siren__startswith": digits})
+    return query
+
+
+def alerts_latest(*, since: datetime, rule: str = "", search: str = "") -> QuerySet[Alert]:
+    """Alerts raised since `since`, latest first, with their buyer and `reached`, the number
+    of policyholders they reached."""
+    alerts = Alert.objects.filter(created_at__gte=since)
+    if rule:
+        alerts = alerts.filter(Q(rule=rule) | Q(rules__contains=[rule]))
+    if search:
+        alerts = alerts.filter(_buyer_search(search, prefix="buyer__"))
+    return (
+        alerts.select_related("buyer")
+        .annotate(reached=Count("exposures"))
+        .order_by("-created_at", "-id")
+    )
+
+
+def grade_moves(*, since: datetime, search: str = "") -> QuerySet[GradeChange]:
+    """Grades applied since `since` that moved a buyer (previous grade → new grade); history
+    filled in (an older date than the buyer's latest) is not a move."""
+    moves = GradeChange.objects.filter(applied_at__gte=since, previous_grade__isnull=False).exclude(
+        previous_grade=F("grade")
+    )
+    if search:
+        moves = moves.filter(_buyer_search(search, prefix="buyer__"))
+    return moves.select_related("buyer").order_by("-applied_at", "-effective_on", "-id")
+
+
+def proceedings_moves(*, since: datetime, search: str = "") -> QuerySet[ProceedingsNotice]:
+    """Proceedings opened or closed, applied since `since` and still in force (a duplicate,
+    a replaced or a withdrawn notice is not a move)."""
+    moves = ProceedingsNotice.objects.filter(
+        applied_at__gte=since,
+        state=NoticeState.ACTIVE,
+        event__in=[*OPENINGS, JudgmentEvent.CLOSURE],
+    )
+    if search:
+        moves = moves.filter(_buyer_search(search, prefix="buyer__"))
+    return moves.select_related("buyer").order_by("-applied_at", "-judged_on", "-id")
+
+
+def exposure_at_stake(
+    *, since: datetime, rule: str = "", search: str = "", on: date | None = None
+) -> QuerySet[Buyer]:
+    """The buyers with alerts since `since`, each with the top-ups in force on them across
+    policyholders (`top_up`, `policyholders`), its alerts (`alert_count`, `last_alert`),
+    largest exposure first. One query: the sums are subqueries, not a row per guarantee."""
+    alerts = alerts_latest(since=since, rule=rule, search=search)
+    in_force = (
+        Guarantee.objects.filter(period__contains=on or business_today(), buyer=OuterRef("pk"))
+        .order_by()
+        .values("buyer")
+    )
+    counted = Q(alerts__created_at__gte=since)
+    if rule:
+        counted &= Q(alerts__rule=rule) | Q(alerts__rules__contains=[rule])
+    return (
+        Buyer.objects.filter(pk__in=alerts.values("buyer_id"))
+        .annotate(
+            top_up=Coalesce(
+                Subquery(in_force.annotate(total=Sum("amount")).values("total")),
+                Value(ZERO),
+                output_field=DecimalField(max_digits=16, decimal_places=2),
+            ),
+            policyholders=Coalesce(
+                Subquery(
+                    in_force.annotate(count=Count("policyholder", distinct=True)).values("count")
+                ),
+                Value(0),
+            ),
+            alert_count=Count("alerts", filter=counted),
+            last_alert=Max("alerts__created_at", filter=counted),
+        )
+        .order_by("-top_up", "-last_alert", "name")
+    )
+
+
+def health_files() -> QuerySet[HealthFile]:
+    """The import history, latest first, with `problem_count` (the rejected lines, counted in
+    the database: a file's problems are not loaded to be counted)."""
+    return (
+        HealthFile.objects.select_related("received_by")
+        .defer("problems")
+        .annotate(
+            problem_count=Func(
+                F("problems"), function="jsonb_array_length", output_field=IntegerField()
+            )
+        )
+        .order_by("-received_at", "-id")
     )
 
 

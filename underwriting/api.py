@@ -48,6 +48,7 @@ from underwriting.serializers import (
     PrimaryReportSerializer,
     RequestInputSerializer,
     RequestQuerySerializer,
+    ResumeSerializer,
     WithdrawSerializer,
 )
 
@@ -266,6 +267,20 @@ class GuaranteeRequestViewSet(ScopedReadOnlyViewSet):
             self.get_serializer(self.get_object()).data,
             status=status.HTTP_202_ACCEPTED if result.pending else status.HTTP_200_OK,
         )
+
+    @extend_schema(request=ResumeSerializer, responses=GuaranteeRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        """Resume a request held for collective proceedings on its buyer (409 if not held)."""
+        user = api_user(request)
+        _require(policy.can_resume_requests(user))
+        target = self.get_object()
+        payload = ResumeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.guarantee_request_resume(
+            request_id=target.pk, actor=user, note=payload.validated_data["note"]
+        )
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=CountersignSerializer, responses=GuaranteeRequestSerializer)
     @action(detail=True, methods=["post"])

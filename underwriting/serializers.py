@@ -88,8 +88,12 @@ class GuaranteeRequestSerializer(serializers.ModelSerializer):
             "submitted_at",
             "due_at",
             "assigned_to",
+            "held_since",
+            "hold_reason",
             "decision",
         ]
+        # Set by the monitoring sweep (collective proceedings), cleared by `resume`.
+        read_only_fields = ["held_since", "hold_reason"]
 
     @extend_schema_field(DecisionSerializer(allow_null=True))
     def get_decision(self, obj: GuaranteeRequest) -> dict[str, Any] | None:
@@ -177,6 +181,10 @@ class AssignSerializer(serializers.Serializer):
 
 class WithdrawSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ResumeSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
 class GuaranteeSerializer(serializers.ModelSerializer):

@@ -52,6 +52,11 @@ urlpatterns = [
         name="request_countersign",
     ),
     path(
+        "backoffice/requests/<uuid:request_id>/resume/",
+        views_backoffice.request_resume,
+        name="request_resume",
+    ),
+    path(
         "backoffice/buyers/<uuid:buyer_id>/",
         views_backoffice.buyer_risk_file,
         name="buyer_risk_file",

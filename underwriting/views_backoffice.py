@@ -3,6 +3,9 @@ guarantee reductions. Insurer arbiters and senior arbiters (admins may look)."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -21,6 +24,7 @@ from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
 from portal.http import is_htmx, page_user
 from portal.models import User
+from portal.money import ZERO
 from portal.timeutils import business_today
 from underwriting import selectors, services
 from underwriting.forms import (
@@ -37,6 +41,7 @@ from underwriting.forms import (
 from underwriting.models import (
     Buyer,
     Contract,
+    DecisionOutcome,
     Guarantee,
     GuaranteeRequest,
     PendingDecision,
@@ -92,15 +97,21 @@ def queue(request: HttpRequest) -> HttpResponse:
 def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
     user = page_user(request)
     guarantee_request = get_object_or_404(selectors.requests_visible(), pk=request_id)
+    held = guarantee_request.held_since is not None
     form = DecisionForm(
         request.POST or None,
         initial={
-            "outcome": "approved",
-            "amount": guarantee_request.requested_top_up,
+            "outcome": DecisionOutcome.REFUSED if held else DecisionOutcome.APPROVED,
+            "amount": ZERO if held else guarantee_request.requested_top_up,
             "valid_from": business_today(),
             "valid_until": guarantee_request.seasonal_until,
         },
     )
+    if held:
+        # Collective proceedings: the request may only be refused until it is resumed.
+        cast(forms.ChoiceField, form.fields["outcome"]).choices = [
+            (DecisionOutcome.REFUSED.value, DecisionOutcome.REFUSED.label)
+        ]
     if request.method == "POST":
         if not policy.can_decide(user):
             return redirect("arbiter_request", request_id=guarantee_request.pk)
@@ -148,8 +159,27 @@ def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
             "can_decide": policy.can_decide(user),
             "can_countersign": pending is not None
             and policy.can_countersign(user, proposed_by_id=pending.proposed_by_id),
+            "held": held,
         },
     )
+
+
+@policy.page_requires(policy.can_resume_requests)
+@require_POST
+def request_resume(request: HttpRequest, request_id: str) -> HttpResponse:
+    """Resume a request held for collective proceedings: it can be decided again."""
+    guarantee_request = get_object_or_404(GuaranteeRequest.objects.all(), pk=request_id)
+    try:
+        services.guarantee_request_resume(
+            request_id=guarantee_request.pk,
+            actor=page_user(request),
+            note=request.POST.get("note", "").strip()[:1000],
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Demande reprise : elle peut de nouveau être décidée."))
+    return redirect("arbiter_request", request_id=guarantee_request.pk)
 
 
 def _arbiter_qs(user: User) -> QuerySet[User]:
