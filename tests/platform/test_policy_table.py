@@ -138,6 +138,17 @@ TABLE: dict[str, Row] = {
             frozenset({"arbiter", "senior_arbiter", "admin"}),
             policy.can_finalise_studies,
         ),
+        Row(
+            "import buyer-health data",
+            frozenset({"arbiter", "senior_arbiter", "admin"}),
+            policy.can_import_health_data,
+        ),
+        # "Arbiters watch the portfolio" (DESIGN §1): the monitoring page and its import history.
+        Row(
+            "watch the portfolio",
+            frozenset({"arbiter", "senior_arbiter", "admin"}),
+            policy.can_watch_portfolio,
+        ),
         Row("read decisions' internal notes", INSURER, policy.can_read_internal_notes),
         Row("use the Django admin site", frozenset({"admin"}), policy.can_use_admin_site),
     )
@@ -158,6 +169,10 @@ MAY: dict[str, str] = {
     "work_on_studies": "start a study, upload a buyer list, accept or decline a study",
     "finalise_studies": "finalise studies, adjust lines",
     "use_admin_site": "use the Django admin site",
+    "import_health_data": "import buyer-health data",
+    "watch_portfolio": "watch the portfolio",
+    # Resuming a request held for collective proceedings is part of deciding it.
+    "resume_requests": "decide requests",
 }
 
 
@@ -306,6 +321,23 @@ class Objects:
         return result
 
     @property
+    def held_request(self) -> GuaranteeRequest:
+        """An open request held for collective proceedings opened on its buyer."""
+
+        def build() -> GuaranteeRequest:
+            from django.db import transaction
+
+            from underwriting.services.requests import guarantee_requests_hold
+
+            request = submit(self.world.alice, new_buyer(), top_up="30000")
+            with insurer_scope(), transaction.atomic():
+                guarantee_requests_hold(buyer_ids=[request.buyer_id], reason="sauvegarde")
+            return request
+
+        result: GuaranteeRequest = self._once("held_request", build)
+        return result
+
+    @property
     def awaiting_countersignature(self) -> GuaranteeRequest:
         """An arbiter's approval above its authority (none recorded: every approval)."""
 
@@ -389,6 +421,13 @@ def _study_line_url(name: str, objects: Objects) -> str:
 def _buyer_list() -> SimpleUploadedFile:
     content = buyer_list_csv(_new_buyer_row())
     return SimpleUploadedFile("acheteurs.csv", content, content_type="text/csv")
+
+
+def _bodacc_file() -> SimpleUploadedFile:
+    from tests.support.monitoring import json_lines, notice
+
+    content = json_lines(notice(siren=new_buyer().siren or ""))
+    return SimpleUploadedFile("bodacc.jsonl", content, content_type="application/x-ndjson")
 
 
 STUDY = "start a study, upload a buyer list, accept or decline a study"
@@ -480,6 +519,16 @@ WRITES: list[Write] = [
             reverse("request_countersign", args=[o.awaiting_countersignature.pk]),
             {"approve": "yes", "note": "ok"},
         ),
+    ),
+    Write(
+        "request_resume",
+        "decide requests",
+        lambda o, u: (reverse("request_resume", args=[o.held_request.pk]), {"note": "plan"}),
+    ),
+    Write(
+        "monitoring_import",
+        "import buyer-health data",
+        lambda o, u: (reverse("monitoring_import"), {"kind": "bodacc", "file": _bodacc_file()}),
     ),
     Write(
         "guarantee_change",
@@ -640,6 +689,15 @@ WRITES: list[Write] = [
         lambda o, u: (
             reverse("guarantee-request-countersign", args=[o.awaiting_countersignature.pk]),
             {"approve": True, "note": "ok"},
+        ),
+        api=True,
+    ),
+    Write(
+        "guarantee-request-resume",
+        "decide requests",
+        lambda o, u: (
+            reverse("guarantee-request-resume", args=[o.held_request.pk]),
+            {"note": "plan"},
         ),
         api=True,
     ),
@@ -893,6 +951,8 @@ GATED_PAGES: dict[str, str] = {
     "billing_home": "run billing",
     "invoice_list": "see invoices, download PDFs",
     "invoice_export": "see invoices, download PDFs",
+    "monitoring": "watch the portfolio",
+    "monitoring_import": "import buyer-health data",
 }
 
 

@@ -86,6 +86,14 @@ def tenant_study_line(world: World, tenant: Tenant) -> Any:
     return StudyLine.objects.filter(study=tenant_study(world, tenant)).get().pk
 
 
+def health_file(world: World, tenant: Tenant) -> Any:
+    """A buyer-health file (insurer-wide import history: only those who import may open it)."""
+    from tests.support.monitoring import imported, json_lines, notice
+
+    with acting_as(world.staff["arbiter"]):
+        return imported(world.staff["arbiter"], json_lines(notice())).pk
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     "contract_id": lambda world, tenant: tenant.contract.pk,
@@ -102,7 +110,7 @@ OBJECTS: dict[str, ObjectFor] = {
         f"guarantee-request-{name}:pk": (
             lambda world, tenant: objects_for(world, tenant).request.pk
         )
-        for name in ("detail", "withdraw", "decide", "countersign", "assign")
+        for name in ("detail", "withdraw", "decide", "countersign", "assign", "resume")
     },
     **{
         f"guarantee-{name}:pk": (lambda world, tenant: objects_for(world, tenant).guarantee.pk)
@@ -135,6 +143,8 @@ OBJECTS: dict[str, ObjectFor] = {
     # studies (pages): the same study and its line, by the pages' kwarg names
     "study_id": lambda world, tenant: tenant_study(world, tenant).pk,
     "line_id": tenant_study_line,
+    # monitoring (pages): a health file of the import history
+    "file_id": health_file,
 }
 
 
