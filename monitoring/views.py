@@ -8,7 +8,6 @@ here like anyone else. Rows come through the active scope only.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -26,12 +25,8 @@ from portal.timeutils import business_today
 PAGE_SIZE = 50
 
 
-def _policyholder_side(user: Any) -> bool:
-    return policy.is_policyholder_user(user) or policy.is_broker_user(user)
-
-
 @require_GET
-@policy.page_requires(_policyholder_side)
+@policy.page_requires(policy.can_see_alert_feed)
 def alerts(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.alert_feed(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -57,7 +52,7 @@ def _sparkline(row: selectors.WatchRow, *, today: date) -> SafeString:
 
 
 @require_GET
-@policy.page_requires(_policyholder_side)
+@policy.page_requires(policy.can_see_alert_feed)
 def watchlist(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "")
     if sort not in selectors.WATCHLIST_SORTS:

@@ -68,6 +68,12 @@ def can_see_cover(user: Any) -> bool:
     return _kind(user) is not None
 
 
+def can_see_alert_feed(user: Any) -> bool:
+    """A policyholder's alert feed and the buyers it watches: its users and its brokers
+    (insurer staff watch the whole portfolio from the monitoring page instead)."""
+    return is_policyholder_user(user) or _broker(user)
+
+
 def can_act_for_policyholder(user: Any) -> bool:
     """Look up or add a buyer, ask for the largest top-up, submit or withdraw a request,
     report a primary limit."""
@@ -256,6 +262,10 @@ class May:
     @cached_property
     def import_health_data(self) -> bool:
         return can_import_health_data(self.user)
+
+    @cached_property
+    def see_alert_feed(self) -> bool:
+        return can_see_alert_feed(self.user)
 
     @cached_property
     def watch_portfolio(self) -> bool:
