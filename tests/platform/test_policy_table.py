@@ -53,6 +53,9 @@ class Row:
     answer: Callable[[Any], bool]
 
 
+HANDLE_CLAIMS = "handle claims, record the primary's settlement, compute and propose an indemnity"
+APPROVE_INDEMNITY = "approve an indemnity above the handler's authority"
+
 # DESIGN §3, "Who may do what". Insurer admin may do everything an insurer role may; the broker
 # is the one mandated for alice (its scope holds only alice); "inactive" and "no_organisation"
 # appear in no row: they may do nothing.
@@ -149,6 +152,18 @@ TABLE: dict[str, Row] = {
             frozenset({"arbiter", "senior_arbiter", "admin"}),
             policy.can_watch_portfolio,
         ),
+        Row(
+            HANDLE_CLAIMS,
+            frozenset({"claims_handler", "admin"}),
+            policy.can_handle_claims,
+        ),
+        Row(
+            APPROVE_INDEMNITY,
+            frozenset({"senior_arbiter", "admin"}),
+            policy.can_countersign_indemnity,
+        ),
+        # "Every insurer role sees claims": the back office's queue, claim files and export.
+        Row("read claims in the back office", INSURER, policy.is_insurer_staff),
         Row("read decisions' internal notes", INSURER, policy.can_read_internal_notes),
         Row("use the Django admin site", frozenset({"admin"}), policy.can_use_admin_site),
     )
@@ -170,6 +185,8 @@ MAY: dict[str, str] = {
     "finalise_studies": "finalise studies, adjust lines",
     "use_admin_site": "use the Django admin site",
     "import_health_data": "import buyer-health data",
+    "handle_claims": HANDLE_CLAIMS,
+    "countersign_indemnity": APPROVE_INDEMNITY,
     "watch_portfolio": "watch the portfolio",
     # Resuming a request held for collective proceedings is part of deciding it.
     "resume_requests": "decide requests",
@@ -433,6 +450,66 @@ def _bodacc_file() -> SimpleUploadedFile:
 STUDY = "start a study, upload a buyer list, accept or decline a study"
 REVIEW = "finalise studies, adjust lines"
 
+ClaimStage = str  # declared, settled, computed, awaiting, approved, paid
+CLAIM_STAGES = ("declared", "settled", "computed", "awaiting", "approved", "paid")
+
+
+def alices_claim(objects: Objects, stage: ClaimStage) -> Any:
+    """alice's claim (the seed case, no waiting period) taken by the handler to `stage`."""
+    from claims import services as claim_services
+    from tests.support.claims import covered_buyer, declared, no_waiting, recently_due, unpaid
+
+    def build() -> Any:
+        world = objects.world
+        no_waiting(world.alice)
+        claim = declared(
+            world.alice,
+            covered_buyer(world.alice),
+            unpaid("F1", "100000", delivered=recently_due()),
+        )
+        handler = world.staff["claims_handler"]
+        steps = CLAIM_STAGES[1 : CLAIM_STAGES.index(stage) + 1]
+        with acting_as(handler):
+            if "settled" in steps:
+                claim_services.claim_primary_settle(
+                    claim_id=claim.pk,
+                    amount=Decimal("36000"),
+                    settled_on=business_today(),
+                    actor=handler,
+                )
+            if "computed" in steps:
+                claim_services.claim_indemnity_compute(claim_id=claim.pk, actor=handler)
+            if "awaiting" in steps:  # the handler has no authority amount: always above
+                claim_services.claim_indemnity_approve(claim_id=claim.pk, actor=handler)
+        admin = world.staff["admin"]
+        with acting_as(admin):
+            if "approved" in steps:
+                claim_services.claim_indemnity_countersign(
+                    claim_id=claim.pk, actor=admin, approve=True
+                )
+            if "paid" in steps:
+                claim_services.claim_indemnity_pay(
+                    claim_id=claim.pk, paid_on=business_today(), reference="VIR-1", actor=admin
+                )
+        return claim
+
+    return objects._once(f"claim-{stage}", build)
+
+
+def _claim_action(
+    action: str, stage: ClaimStage, payload: Callable[[Objects], dict[str, Any]] | None = None
+) -> Write:
+    row = APPROVE_INDEMNITY if action == "countersign" else HANDLE_CLAIMS
+    return Write(
+        "claim_action",
+        row,
+        lambda o, u: (
+            reverse("claim_action", args=[alices_claim(o, stage).pk, action]),
+            payload(o) if payload else {},
+        ),
+        variant=action,
+    )
+
 
 @dataclass(frozen=True)
 class Write:
@@ -627,6 +704,41 @@ WRITES: list[Write] = [
         STUDY,
         lambda o, u: (_study_url("study_decline", o, "finalised"), {"note": "trop cher"}),
     ),
+    # --- claims, the handler's back office (DESIGN §3: handle claims, record the primary's
+    # settlement, compute and propose an indemnity; approve one above the handler's authority)
+    _claim_action(
+        "assign",
+        "declared",
+        lambda o: {"assign-handler": str(o.world.staff["claims_handler"].pk)},
+    ),
+    _claim_action("recovery_start", "declared"),
+    _claim_action(
+        "buyer_payment",
+        "declared",
+        lambda o: {"buyer_payment-amount": "1000", "buyer_payment-received_on": _today()},
+    ),
+    _claim_action("recovered", "declared"),
+    _claim_action(
+        "primary_settle",
+        "declared",
+        lambda o: {"primary_settle-amount": "36000", "primary_settle-settled_on": _today()},
+    ),
+    _claim_action(
+        "primary_decline",
+        "declared",
+        lambda o: {"primary_decline-settled_on": _today(), "primary_decline-reason": "déchu"},
+    ),
+    _claim_action("decline", "declared", lambda o: {"decline-reason": "infondé"}),
+    _claim_action("compute", "settled"),
+    _claim_action("approve", "computed"),
+    _claim_action("countersign", "awaiting", lambda o: {"countersign-approve": "yes"}),
+    _claim_action("pay", "approved", lambda o: {"pay-paid_on": _today(), "pay-reference": "V-2"}),
+    _claim_action(
+        "recovery",
+        "paid",
+        lambda o: {"recovery-amount": "7200", "recovery-received_on": _today()},
+    ),
+    _claim_action("close", "paid"),
     # --- API ----------------------------------------------------------------------------------
     Write(
         "buyer-list",
@@ -875,6 +987,7 @@ def test_every_post_route_is_mapped_to_a_row_of_the_table() -> None:
 def _fingerprint(world: World) -> dict[str, Any]:
     """What a refused write must leave untouched."""
     from billing.models import BillingRun, Invoice
+    from claims.models import Claim, ClaimMovement
 
     with insurer_scope():
         return {
@@ -890,6 +1003,8 @@ def _fingerprint(world: World) -> dict[str, Any]:
             "contracts": sorted(
                 (str(c.pk), c.status, str(c.ends_on)) for c in Contract.objects.all()
             ),
+            "claims": sorted((str(c.pk), c.status, c.handler_id) for c in Claim.objects.all()),
+            "claim_movements": ClaimMovement.objects.count(),
         }
 
 
@@ -951,6 +1066,8 @@ GATED_PAGES: dict[str, str] = {
     "billing_home": "run billing",
     "invoice_list": "see invoices, download PDFs",
     "invoice_export": "see invoices, download PDFs",
+    "claim_queue": "read claims in the back office",
+    "claim_export": "read claims in the back office",
     "monitoring": "watch the portfolio",
     "monitoring_import": "import buyer-health data",
 }

@@ -94,6 +94,37 @@ def health_file(world: World, tenant: Tenant) -> Any:
         return imported(world.staff["arbiter"], json_lines(notice())).pk
 
 
+_CLAIMS: dict[tuple[int, Any], Any] = {}
+
+
+def tenant_claim(world: World, tenant: Tenant) -> Any:
+    """The tenant's claim: one unpaid invoice on a covered buyer (built once per world)."""
+    from tests.support.claims import covered_buyer, declared, recently_due, unpaid
+
+    key = (id(world), tenant.organisation.pk)
+    if key not in _CLAIMS:
+        buyer = covered_buyer(tenant)
+        invoice = unpaid(f"F-{buyer.siren}", "50000", delivered=recently_due())
+        _CLAIMS[key] = declared(tenant, buyer, invoice)
+    return _CLAIMS[key]
+
+
+def tenant_claim_document(world: World, tenant: Tenant) -> Any:
+    """A PDF supporting the tenant's claim (added once per claim)."""
+    from claims.models import ClaimDocument
+    from claims.services import claim_document_add
+
+    claim = tenant_claim(world, tenant)
+    existing = ClaimDocument.objects.filter(claim=claim).first()
+    if existing is not None:
+        return existing
+    actor = tenant.credit_manager
+    with acting_as(actor):
+        return claim_document_add(
+            claim_id=claim.pk, name="facture.pdf", content=b"%PDF-1.4\n%%EOF\n", actor=actor
+        )
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     "contract_id": lambda world, tenant: tenant.contract.pk,
@@ -145,6 +176,9 @@ OBJECTS: dict[str, ObjectFor] = {
     "line_id": tenant_study_line,
     # monitoring (pages): a health file of the import history
     "file_id": health_file,
+    # claims: the tenant's claim; the back office's action (assigning: any handler may)
+    "claim_id": lambda world, tenant: tenant_claim(world, tenant).pk,
+    "claim_action:action": lambda world, tenant: "assign",
 }
 
 
