@@ -42,7 +42,7 @@ from claims.forms_backoffice import (
     RecoveryForm,
 )
 from claims.models import OPEN_CLAIM_STATUSES, Claim, ClaimStatus
-from claims.services.handling import _needs_countersignature
+from claims.services.handling import claim_needs_countersignature
 from portal import policy
 from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
@@ -51,7 +51,7 @@ from portal.models import User
 from portal.timeutils import business_today
 from underwriting.rules import eur
 
-insurer_readers = policy.page_requires(policy.is_insurer_staff)
+insurer_readers = policy.page_requires(policy.can_read_claims_backoffice)
 QUEUE_PAGE_SIZE = 50
 S = ClaimStatus
 
@@ -392,7 +392,7 @@ def _claim_file(
             "timeline": timeline,
             "actions": [(name, ACTIONS[name].title, form) for name, form in action_forms.items()],
             "needs_countersignature": claim.indemnity is not None
-            and _needs_countersignature(user, claim.indemnity),
+            and claim_needs_countersignature(user, claim.indemnity),
         },
         status=status,
     )

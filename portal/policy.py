@@ -158,6 +158,10 @@ def can_handle_claims(user: Any) -> bool:
     return _insurer(user, CLAIMS_HANDLERS)
 
 
+# The claims queue and claim files, read-only for the insurer roles that do not handle claims.
+can_read_claims_backoffice = is_insurer_staff
+
+
 def can_countersign_indemnity(user: Any, *, proposed_by_id: Any = None) -> bool:
     """Approve an indemnity above the handler's authority: a senior arbiter or an insurer
     admin, never one's own proposal."""
@@ -274,6 +278,10 @@ class May:
     @cached_property
     def declare_claims(self) -> bool:
         return can_declare_claims(self.user)
+
+    @cached_property
+    def read_claims_backoffice(self) -> bool:
+        return can_read_claims_backoffice(self.user)
 
     @cached_property
     def handle_claims(self) -> bool:

@@ -320,7 +320,9 @@ def claim_indemnity_compute(*, claim_id: UUID | str, actor: User) -> Claim:
     return claim
 
 
-def _needs_countersignature(actor: User, amount: Decimal) -> bool:
+def claim_needs_countersignature(actor: User, amount: Decimal) -> bool:
+    """Whether approving `amount` needs a countersignature (above the handler's authority;
+    no authority recorded means none delegated)."""
     if policy.approves_indemnity_without_countersignature(actor):
         return False
     return actor.authority_amount is None or amount > actor.authority_amount
@@ -335,7 +337,7 @@ def claim_indemnity_approve(*, claim_id: UUID | str, actor: User) -> Claim:
     _require_status(claim, ClaimStatus.INDEMNITY_COMPUTED)
     assert claim.indemnity is not None
     claim.approved_by = actor
-    if _needs_countersignature(actor, claim.indemnity):
+    if claim_needs_countersignature(actor, claim.indemnity):
         claim.status = ClaimStatus.AWAITING_COUNTERSIGNATURE
         claim.save(update_fields=["status", "approved_by"])
         _record(
