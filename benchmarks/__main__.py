@@ -14,6 +14,7 @@ MODULES = (
     "benchmarks.underwriting",
     "benchmarks.billing",
     "benchmarks.studies",
+    "benchmarks.monitoring",
 )
 
 

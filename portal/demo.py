@@ -139,8 +139,17 @@ def _user(
     return user
 
 
-@transaction.atomic
 def build_demo_world() -> list[DemoLogin]:
+    logins = _build_demo_world()
+    # Monitoring imports through its services, which own their transactions: after commit.
+    from monitoring.demo import build_demo_monitoring
+
+    build_demo_monitoring()
+    return logins
+
+
+@transaction.atomic
+def _build_demo_world() -> list[DemoLogin]:
     logins: list[DemoLogin] = []
     with scopes_disabled():
         insurer, _ = Organisation.objects.get_or_create(

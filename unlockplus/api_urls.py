@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from billing import api as billing_api
+from monitoring import api as monitoring_api
 from portal import api as portal_api
 from studies import api as studies_api
 from underwriting import api as underwriting_api
@@ -13,6 +14,7 @@ portal_api.register(router)
 underwriting_api.register(router)
 billing_api.register(router)
 studies_api.register(router)
+monitoring_api.register(router)
 
 urlpatterns = [
     path("auth/token/", portal_api.ObtainTokenView.as_view(), name="api-token"),

@@ -1,0 +1,118 @@
+"""Serializers of the monitoring API: health files given to the built-in provider (with their
+rejected lines and progress) and the alert feed of the policyholders in scope."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from monitoring.common import DEFAULT_LIMITS, MB
+from monitoring.models import AlertExposure, AlertRule, FileKind, HealthFile
+
+
+class HealthFileUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=FileKind.choices,
+        help_text="`bodacc`: BODACC `annonces-commerciales` notices (JSON lines or CSV with `;`); "
+        "`grades`: grade changes (CSV: SIREN, date, grade 0–10, source).",
+    )
+    # An empty file reaches the service, which refuses it in the error body of every refusal.
+    file = serializers.FileField(
+        allow_empty_file=True,
+        help_text=f"The file as the provider exports it, at most {DEFAULT_LIMITS.max_bytes // MB} "
+        "MB. Above `MONITORING_ASYNC_BYTES` it is imported by a worker: follow `progress`.",
+    )
+
+
+class ProblemSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="The file's line number (1 is the first line).")
+    reason = serializers.CharField(help_text="Why the record was skipped, in French.")
+
+
+class HealthFileSerializer(serializers.ModelSerializer):
+    # The choice set is documented once, on the upload (one enum per choice set in the schema).
+    kind = serializers.CharField(read_only=True, help_text="`bodacc` or `grades`.")
+    problems = ProblemSerializer(many=True, read_only=True)
+    progress = serializers.IntegerField(
+        read_only=True, help_text="Percentage of the records processed (100 once finished)."
+    )
+
+    class Meta:
+        model = HealthFile
+        fields = [
+            "id",
+            "provider",
+            "kind",
+            "name",
+            "size",
+            "sha256",
+            "received_at",
+            "status",
+            "progress",
+            "total",
+            "stored",
+            "records",
+            "ignored",
+            "unknown_buyers",
+            "new_records",
+            "alerts",
+            "problems",
+            "error",
+            "finished_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "total": {"help_text": "Records read (kept, skipped for a problem, or ignored)."},
+            "records": {"help_text": "Records on registry buyers."},
+            "ignored": {"help_text": "Notices of another family than collective proceedings."},
+            "unknown_buyers": {"help_text": "Records on buyers outside the registry (skipped)."},
+            "new_records": {"help_text": "Records not received before (a re-import adds none)."},
+            "alerts": {"help_text": "Alerts the import raised."},
+            "error": {"help_text": "Why the whole file was refused (status `refused`)."},
+        }
+
+
+class AlertQuerySerializer(serializers.Serializer):
+    buyer = serializers.UUIDField(
+        required=False, help_text="Only the alerts on this buyer (its id)."
+    )
+
+
+class AlertExposureSerializer(serializers.ModelSerializer):
+    """One alert as one exposed policyholder received it."""
+
+    id = serializers.UUIDField(source="alert_id", read_only=True)
+    buyer = serializers.UUIDField(source="alert.buyer_id", read_only=True)
+    buyer_name = serializers.CharField(source="alert.buyer.name", read_only=True)
+    buyer_siren = serializers.CharField(source="alert.buyer.siren", read_only=True, allow_null=True)
+    rule = serializers.ChoiceField(source="alert.rule", choices=AlertRule.choices, read_only=True)
+    rules = serializers.ListField(
+        source="alert.rules",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Every rule the fact meets, each a value of `rule` (a grade falling from 6 to "
+        "3 meets two).",
+    )
+    occurred_on = serializers.DateField(source="alert.occurred_on", read_only=True)
+    created_at = serializers.DateTimeField(source="alert.created_at", read_only=True)
+
+    class Meta:
+        model = AlertExposure
+        fields = [
+            "id",
+            "buyer",
+            "buyer_name",
+            "buyer_siren",
+            "rule",
+            "rules",
+            "occurred_on",
+            "created_at",
+            "policyholder",
+            "top_up",
+            "open_request",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "policyholder": {"help_text": "The exposed policyholder (brokers hold several)."},
+            "top_up": {"help_text": "Its top-ups in force on the buyer when the alert was raised."},
+            "open_request": {"help_text": "Whether it had an open request on the buyer then."},
+        }
