@@ -965,6 +965,14 @@ WRITES: list[Write] = [
         ),
         api=True,
     ),
+    # --- monitoring API -------------------------------------------------------------------------
+    Write(
+        "health-file-list",
+        "import buyer-health data",
+        lambda o, u: (reverse("health-file-list"), {"kind": "bodacc", "file": _bodacc_file()}),
+        api=True,
+        multipart=True,
+    ),
 ]
 
 # Known disagreements between the application and DESIGN §3: (route id, role) -> reason.

@@ -174,7 +174,9 @@ OBJECTS: dict[str, ObjectFor] = {
     # studies (pages): the same study and its line, by the pages' kwarg names
     "study_id": lambda world, tenant: tenant_study(world, tenant).pk,
     "line_id": tenant_study_line,
-    # monitoring (pages): a health file of the import history
+    # monitoring (API): a health file of the import history
+    "health-file-detail:pk": health_file,
+    # monitoring (pages): the same file, by the back-office page's kwarg name
     "file_id": health_file,
     # claims: the tenant's claim; the back office's action (assigning: any handler may)
     "claim_id": lambda world, tenant: tenant_claim(world, tenant).pk,
