@@ -55,6 +55,7 @@ class Row:
 
 HANDLE_CLAIMS = "handle claims, record the primary's settlement, compute and propose an indemnity"
 APPROVE_INDEMNITY = "approve an indemnity above the handler's authority"
+DECLARE_CLAIMS = "declare a claim, add invoices and documents"
 
 # DESIGN §3, "Who may do what". Insurer admin may do everything an insurer role may; the broker
 # is the one mandated for alice (its scope holds only alice); "inactive" and "no_organisation"
@@ -153,6 +154,11 @@ TABLE: dict[str, Row] = {
             policy.can_watch_portfolio,
         ),
         Row(
+            DECLARE_CLAIMS,
+            frozenset({"credit_manager", "org_admin", "broker"}),
+            policy.can_declare_claims,
+        ),
+        Row(
             HANDLE_CLAIMS,
             frozenset({"claims_handler", "admin"}),
             policy.can_handle_claims,
@@ -187,6 +193,7 @@ MAY: dict[str, str] = {
     "import_health_data": "import buyer-health data",
     "handle_claims": HANDLE_CLAIMS,
     "countersign_indemnity": APPROVE_INDEMNITY,
+    "declare_claims": DECLARE_CLAIMS,
     "watch_portfolio": "watch the portfolio",
     # Resuming a request held for collective proceedings is part of deciding it.
     "resume_requests": "decide requests",
@@ -538,6 +545,47 @@ def _request_figures(objects: Objects) -> dict[str, Any]:
 
 
 ACT = "ask for the largest top-up or submit a top-up request"
+
+
+def _unpaid_json(number: str) -> dict[str, str]:
+    """An unpaid invoice as the claims API takes it, due ten days ago."""
+    from tests.support.claims import recently_due
+
+    delivered = recently_due()
+    due = delivered + timedelta(days=60)
+    return {
+        "number": number,
+        "amount": "1000.00",
+        "invoice_date": delivered.isoformat(),
+        "delivery_date": delivered.isoformat(),
+        "due_date": due.isoformat(),
+    }
+
+
+def _invoices_csv(number: str) -> SimpleUploadedFile:
+    from tests.support.claims import recently_due
+
+    delivered = recently_due()
+    days = (delivered, delivered, delivered + timedelta(days=60))
+    content = "numero;montant;date de facture;date de livraison;echeance\n" + ";".join(
+        [number, "1000,00", *(day.strftime("%d/%m/%Y") for day in days)]
+    )
+    return SimpleUploadedFile("factures.csv", content.encode(), content_type="text/csv")
+
+
+def _invoice_rows(number: str) -> dict[str, str]:
+    """One unpaid invoice as the declaration page's formset posts it."""
+    return {
+        "invoices-TOTAL_FORMS": "1",
+        "invoices-INITIAL_FORMS": "0",
+        **{f"invoices-0-{key}": value for key, value in _unpaid_json(number).items()},
+    }
+
+
+def _claim_pdf() -> SimpleUploadedFile:
+    pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    return SimpleUploadedFile("facture.pdf", pdf, content_type="application/pdf")
+
 
 WRITES: list[Write] = [
     # --- pages --------------------------------------------------------------------------------
@@ -972,6 +1020,44 @@ WRITES: list[Write] = [
         lambda o, u: (reverse("health-file-list"), {"kind": "bodacc", "file": _bodacc_file()}),
         api=True,
         multipart=True,
+    ),
+    # --- claims, the policyholder's pages -------------------------------------------------------
+    Write(
+        "claim_new",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim_new"),
+            {
+                # A broker names its client; a policyholder's user declares for its own.
+                "policyholder": str(o.world.alice.organisation.pk),
+                "buyer": str(new_buyer().pk),
+                **_invoice_rows("F-PAGE-1"),
+            },
+        ),
+    ),
+    Write(
+        "claim_invoices_add",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim_invoices_add", args=[alices_claim(o, "declared").pk]),
+            _invoice_rows("F-PAGE-2"),
+        ),
+    ),
+    Write(
+        "claim_invoices_upload",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim_invoices_upload", args=[alices_claim(o, "declared").pk]),
+            {"file": _invoices_csv("F-PAGE-3")},
+        ),
+    ),
+    Write(
+        "claim_document_add",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim_document_add", args=[alices_claim(o, "declared").pk]),
+            {"file": _claim_pdf()},
+        ),
     ),
 ]
 

@@ -181,6 +181,13 @@ OBJECTS: dict[str, ObjectFor] = {
     # claims: the tenant's claim; the back office's action (assigning: any handler may)
     "claim_id": lambda world, tenant: tenant_claim(world, tenant).pk,
     "claim_action:action": lambda world, tenant: "assign",
+    # claims (pages): a supporting document of that claim
+    "document_id": lambda world, tenant: tenant_claim_document(world, tenant).pk,
+    # claims (API): the same claim, by DRF's `pk`
+    **{
+        f"claim-{name}:pk": (lambda world, tenant: tenant_claim(world, tenant).pk)
+        for name in ("detail", "invoices", "invoices-upload", "documents")
+    },
 }
 
 
