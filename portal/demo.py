@@ -145,6 +145,9 @@ def build_demo_world() -> list[DemoLogin]:
     from monitoring.demo import build_demo_monitoring
 
     build_demo_monitoring()
+    from claims.demo import build_demo_claims
+
+    build_demo_claims()
     return logins
 
 

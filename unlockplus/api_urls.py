@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from billing import api as billing_api
+from claims import api as claims_api
 from monitoring import api as monitoring_api
 from portal import api as portal_api
 from studies import api as studies_api
@@ -14,6 +15,7 @@ portal_api.register(router)
 underwriting_api.register(router)
 billing_api.register(router)
 studies_api.register(router)
+claims_api.register(router)
 monitoring_api.register(router)
 
 urlpatterns = [
