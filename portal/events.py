@@ -104,8 +104,12 @@ def events_record_bulk(
     action: EventType,
     actor: User | None,
     items: Sequence[tuple[Any, Organisation | Any, dict[str, Any]]],
+    reason: str = "",
 ) -> list[AuditEvent]:
-    """Record one event per `(obj, policyholder or its id, data)`, in bulk (a billing run)."""
+    """Record one event per `(obj, policyholder or its id, data)`, in bulk (a billing run, a
+    monitoring sweep), all with the same `reason`."""
+    if not items:
+        return []
     events = AuditEvent.objects.bulk_create(
         [
             AuditEvent(
@@ -114,6 +118,7 @@ def events_record_bulk(
                 action=action.value,
                 object_type=obj._meta.label,
                 object_id=str(obj.pk),
+                reason=reason,
                 data=data,
             )
             for obj, policyholder, data in items

@@ -7,9 +7,11 @@ client, never the internal note.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -161,19 +163,36 @@ def request_decided(item: Recorded, _context: Any) -> Iterable[Message]:
     return [Message(recipient=user, subject=subject, body=body, link=link) for user in recipients]
 
 
-def _change_message(item: Recorded, what: str) -> list[Message]:
+def _change_message(
+    item: Recorded, what: str, recipients: list[User] | None = None
+) -> list[Message]:
     guarantee: Guarantee = item.obj
     subject = _("%(what)s : %(buyer)s, à partir du %(date)s") % {
         "what": what,
         "buyer": guarantee.buyer.name,
         "date": _short(item.event.data["from"]),
     }
+    if recipients is None:
+        recipients = policyholder_recipients(guarantee.policyholder)
     return [
         Message(
             recipient=user, subject=subject, body=item.event.reason, link=_buyer_page(guarantee)
         )
-        for user in policyholder_recipients(guarantee.policyholder)
+        for user in recipients
     ]
+
+
+def recipients_by_policyholder(recorded: Sequence[Recorded]) -> dict[UUID, list[User]]:
+    """`policyholder_recipients` for every policyholder of a batch, in one query."""
+    found: dict[UUID, list[User]] = defaultdict(list)
+    for user in User.objects.filter(
+        organisation_id__in={item.event.policyholder_id for item in recorded},
+        role__in=policy.POLICYHOLDER_ACTORS,
+        is_active=True,
+    ).order_by("pk"):
+        if user.organisation_id is not None:
+            found[user.organisation_id].append(user)
+    return found
 
 
 @notifies(UnderwritingEvent.REDUCED)
@@ -189,9 +208,15 @@ def guarantee_cancelled(item: Recorded, _context: Any) -> Iterable[Message]:
     return _change_message(item, _("Top-up annulé"))
 
 
-@notifies(UnderwritingEvent.ENDED_BY_LIQUIDATION)
-def guarantee_ended_by_liquidation(item: Recorded, _context: Any) -> Iterable[Message]:
-    return _change_message(item, _("Top-up terminé (liquidation judiciaire de l'acheteur)"))
+@notifies(UnderwritingEvent.ENDED_BY_LIQUIDATION, prepare=recipients_by_policyholder)
+def guarantee_ended_by_liquidation(
+    item: Recorded, recipients: dict[UUID, list[User]]
+) -> Iterable[Message]:
+    return _change_message(
+        item,
+        _("Top-up terminé (liquidation judiciaire de l'acheteur)"),
+        recipients.get(item.obj.policyholder_id, []),
+    )
 
 
 @notifies(UnderwritingEvent.PRIMARY_FOLLOWED)

@@ -39,8 +39,8 @@ from monitoring.models import (
 from monitoring.services.alerts import alerts_raise
 from portal.bulk import rows_update
 from portal.timeutils import business_today
-from underwriting.models import Buyer, Guarantee, ProceedingsStatus
-from underwriting.services.guarantees import guarantees_end_on_liquidation
+from underwriting.models import Buyer, ProceedingsStatus
+from underwriting.services.guarantees import guarantees_end_on_liquidations
 from underwriting.services.requests import guarantee_requests_hold
 
 # pg_advisory_xact_lock key: one sweep applies at a time ("moni").
@@ -303,29 +303,15 @@ def _buyers_update(status: dict[UUID, tuple[str, date | None]]) -> int:
 
 
 def _liquidations_apply(status: dict[UUID, tuple[str, date | None]]) -> int:
-    """End the top-ups on each buyer in liquidation from the judgment date (only buyers with
-    cover from that date reach the service)."""
-    judged = {
-        buyer_id: on
-        for buyer_id, (state, on) in status.items()
-        if state == ProceedingsStatus.LIQUIDATION and on is not None
-    }
-    if not judged:
-        return 0
-    earliest = min(judged.values())
-    covered: set[UUID] = set()
-    for chunk in _chunks(sorted(judged)):
-        covered.update(
-            Guarantee.objects.filter(buyer_id__in=chunk)
-            .filter(Q(period__upper_inf=True) | Q(period__endswith__gt=earliest))
-            .values_list("buyer_id", flat=True)
-        )
-    ended = 0
-    for buyer in Buyer.objects.filter(pk__in=sorted(covered)).order_by("pk"):
-        ended += guarantees_end_on_liquidation(
-            buyer=buyer, judgment_on=judged[buyer.pk], actor=None
-        )
-    return ended
+    """End the top-ups on each buyer in liquidation from the judgment date, set-based."""
+    return guarantees_end_on_liquidations(
+        judgments={
+            buyer_id: on
+            for buyer_id, (state, on) in status.items()
+            if state == ProceedingsStatus.LIQUIDATION and on is not None
+        },
+        actor=None,
+    )
 
 
 # --- grades -------------------------------------------------------------------------------

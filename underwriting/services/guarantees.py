@@ -4,17 +4,18 @@ of a seasonal limit. Each change is new periods (`periods`), never a rewrite."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal import policy
 from portal.errors import Conflict, RuleViolation
-from portal.events import event_record
+from portal.events import event_record, events_record_bulk
 from portal.models import User
 from portal.timeutils import business_today
 from underwriting import selectors
@@ -231,26 +232,115 @@ def guarantees_end(
 def guarantees_end_on_liquidation(*, buyer: Buyer, judgment_on: date, actor: User | None) -> int:
     """Liquidation ends every top-up on the buyer from the judgment date, the one case where an
     end may lie in the past (call with the scope of all policyholders). Returns how many
-    top-ups it ended."""
-    # Not only the period in force on the judgment date: a top-up granted since (the judgment
-    # is published late) or planned to start later ends too.
-    ended = selectors.covers_from(on=judgment_on, buyer=buyer)
-    count = guarantees_end(
-        guarantees=ended,
-        on=judgment_on,
-        change=GuaranteeChange.LIQUIDATION,
-        actor=actor,
-        note=_("Liquidation judiciaire de l'acheteur"),
+    top-ups (contract, buyer) it ended."""
+    return guarantees_end_on_liquidations(judgments={buyer.pk: judgment_on}, actor=actor)
+
+
+# Every period on a judged buyer that has cover on or after its judgment date, locked.
+_LIQUIDATED_PERIODS = f"""
+SELECT g.* FROM {Guarantee._meta.db_table} AS g
+  JOIN unnest(%s::uuid[], %s::date[]) AS j (buyer_id, judged_on) ON g.buyer_id = j.buyer_id
+ WHERE g.period && daterange(j.judged_on, NULL, '[)')
+ ORDER BY g.contract_id, g.buyer_id, lower(g.period)
+   FOR UPDATE OF g
+"""  # noqa: S608 - the table name is the model's; values are bound
+
+_CLOSE = f"""
+UPDATE {Guarantee._meta.db_table} AS t SET period = daterange(lower(t.period), u.upper, '[)')
+  FROM unnest(%s::uuid[], %s::date[]) AS u (id, upper)
+ WHERE t.id = u.id
+"""  # noqa: S608
+
+
+def guarantees_end_on_liquidations(*, judgments: Mapping[UUID, date], actor: User | None) -> int:
+    """End, set-based, the top-ups on many liquidated buyers, each from its judgment date D,
+    with the same rules as an insurer change from D (`periods.insurer_supersede`):
+
+    - a period that has not started and starts on or after D is a plan: it is replaced;
+    - a period that started on or after D, before today (the judgment was published late), is
+      history: it ends today;
+    - the period in force on D (or a plan starting before D) ends on D.
+
+    One event per change, recorded in bulk; the policyholders hear of each top-up ended. Runs
+    in the caller's transaction, with the scope of all policyholders."""
+    if not judgments:
+        return 0
+    today = business_today()
+    buyer_ids = list(judgments)
+    rows = list(
+        Guarantee.objects.raw(_LIQUIDATED_PERIODS, [buyer_ids, [judgments[b] for b in buyer_ids]])
     )
-    for current in ended:
-        event_record(
-            action=UnderwritingEvent.ENDED_BY_LIQUIDATION,
-            actor=actor,
-            obj=current,
-            policyholder=current.policyholder,
-            data={"from": judgment_on.isoformat(), "amount": str(current.amount)},
-        )
-    return count
+    if not rows:
+        return 0
+    contracts = sorted({row.contract_id for row in rows})
+    list(Contract.objects.select_for_update().filter(pk__in=contracts).order_by("pk").values("pk"))
+    buyers = Buyer.objects.in_bulk({row.buyer_id for row in rows})
+    for row in rows:
+        row.buyer = buyers[row.buyer_id]
+    note = _("Liquidation judiciaire de l'acheteur")
+    plans: list[Guarantee] = []
+    closes: list[tuple[Guarantee, date]] = []
+    first: dict[tuple[UUID, UUID], Guarantee] = {}
+    for row in rows:
+        judged_on = judgments[row.buyer_id]
+        lower, upper = row.period.lower, row.period.upper
+        first.setdefault((row.contract_id, row.buyer_id), row)
+        if lower >= max(judged_on, today):
+            plans.append(row)
+        elif lower >= judged_on:
+            if upper is None or upper > today:
+                closes.append((row, today))
+        elif upper is None or upper > judged_on:
+            closes.append((row, judged_on))
+    change = GuaranteeChange.LIQUIDATION
+    events_record_bulk(
+        action=UnderwritingEvent.PLAN_REPLACED,
+        actor=actor,
+        items=[
+            (
+                plan,
+                plan.policyholder_id,
+                {
+                    "amount": str(plan.amount),
+                    "primary_amount": str(plan.primary_amount),
+                    "lower": plan.period.lower.isoformat(),
+                    "upper": plan.period.upper.isoformat() if plan.period.upper else None,
+                    "change": plan.change,
+                    "replaced_from": judgments[plan.buyer_id].isoformat(),
+                },
+            )
+            for plan in plans
+        ],
+        reason=note,
+    )
+    if plans:
+        Guarantee.objects.filter(pk__in=[plan.pk for plan in plans]).delete()
+    if closes:
+        with connection.cursor() as cursor:
+            cursor.execute(_CLOSE, [[row.pk for row, _on in closes], [on for _row, on in closes]])
+    events_record_bulk(
+        action=UnderwritingEvent.PERIOD_CLOSED,
+        actor=actor,
+        items=[
+            (row, row.policyholder_id, {"upper": on.isoformat(), "change": change})
+            for row, on in closes
+        ],
+        reason=note,
+    )
+    ended = list(first.values())
+    events_record_bulk(
+        action=UnderwritingEvent.ENDED_BY_LIQUIDATION,
+        actor=actor,
+        items=[
+            (
+                row,
+                row.policyholder_id,
+                {"from": judgments[row.buyer_id].isoformat(), "amount": str(row.amount)},
+            )
+            for row in ended
+        ],
+    )
+    return len(ended)
 
 
 @transaction.atomic(durable=True)
