@@ -1,5 +1,6 @@
 """One settings module, driven by environment variables (see README "Configuration")."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -8,6 +9,9 @@ from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Every PDF is deterministic: fontTools stamps embedded fonts with the current time unless the
+# reproducible-builds variable is set (1980-01-01).
+os.environ.setdefault("SOURCE_DATE_EPOCH", "315532800")
 
 env = environ.Env()
 

@@ -90,6 +90,8 @@ def alerts_raise(
             ],
             batch_size=2_000,
         )
+        # The event (audit row and deliveries) of an alert that reaches somebody; an alert on
+        # a buyer nobody is exposed to is kept (the Alert row) and tells no one.
         events_record_bulk(
             action=MonitoringEvent.ALERT_RAISED,
             actor=actor,
@@ -100,6 +102,7 @@ def alerts_raise(
                     {"rule": alert.rule, "rules": alert.rules, "buyer": str(alert.buyer_id)},
                 )
                 for alert in new
+                if exposed.get(alert.buyer_id)
             ],
         )
     return new
