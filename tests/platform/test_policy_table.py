@@ -56,6 +56,7 @@ class Row:
 HANDLE_CLAIMS = "handle claims, record the primary's settlement, compute and propose an indemnity"
 APPROVE_INDEMNITY = "approve an indemnity above the handler's authority"
 DECLARE_CLAIMS = "declare a claim, add invoices and documents"
+CLAIM_DOCUMENTS = "add a supporting document to a claim"
 
 # DESIGN §3, "Who may do what". Insurer admin may do everything an insurer role may; the broker
 # is the one mandated for alice (its scope holds only alice); "inactive" and "no_organisation"
@@ -157,6 +158,13 @@ TABLE: dict[str, Row] = {
             DECLARE_CLAIMS,
             frozenset({"credit_manager", "org_admin", "broker"}),
             policy.can_declare_claims,
+        ),
+        # Those who declare add documents; so does the claims handler working the claim (the
+        # primary's letters): `claim_document_add` lets both.
+        Row(
+            CLAIM_DOCUMENTS,
+            frozenset({"credit_manager", "org_admin", "broker", "claims_handler", "admin"}),
+            lambda user: policy.can_declare_claims(user) or policy.can_handle_claims(user),
         ),
         Row(
             HANDLE_CLAIMS,
@@ -1018,6 +1026,49 @@ WRITES: list[Write] = [
         "health-file-list",
         "import buyer-health data",
         lambda o, u: (reverse("health-file-list"), {"kind": "bodacc", "file": _bodacc_file()}),
+        api=True,
+        multipart=True,
+    ),
+    # --- claims API -----------------------------------------------------------------------------
+    Write(
+        "claim-list",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim-list"),
+            {
+                "contract": str(o.contract.pk),
+                "buyer": str(new_buyer().pk),
+                "invoices": [_unpaid_json("F-API-1")],
+            },
+        ),
+        api=True,
+    ),
+    Write(
+        "claim-invoices",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim-invoices", args=[alices_claim(o, "declared").pk]),
+            {"invoices": [_unpaid_json("F-API-2")]},
+        ),
+        api=True,
+    ),
+    Write(
+        "claim-invoices-upload",
+        DECLARE_CLAIMS,
+        lambda o, u: (
+            reverse("claim-invoices-upload", args=[alices_claim(o, "declared").pk]),
+            {"file": _invoices_csv("F-API-3")},
+        ),
+        api=True,
+        multipart=True,
+    ),
+    Write(
+        "claim-documents",
+        CLAIM_DOCUMENTS,
+        lambda o, u: (
+            reverse("claim-documents", args=[alices_claim(o, "declared").pk]),
+            {"file": _claim_pdf()},
+        ),
         api=True,
         multipart=True,
     ),
