@@ -4,12 +4,11 @@ moved, import history, filters), the import page and a file's page with its prog
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
@@ -18,9 +17,10 @@ from monitoring import tasks
 from monitoring.models import Alert, FileStatus, HealthFile
 from portal.models import Role, User
 from tests.support.clients import client_for
-from tests.support.factories import BuyerFactory, GuaranteeFactory
+from tests.support.factories import BuyerFactory
 from tests.support.monitoring import (
     SAFEGUARD,
+    exposed_buyer,
     grades_csv,
     imported,
     json_lines,
@@ -42,15 +42,7 @@ def _text(response: object) -> str:
 
 def _exposed_to_both(world: World, **fields: object) -> Buyer:
     """A buyer alice holds 40 000 € on and bob 25 000 €, since January."""
-    buyer = BuyerFactory.create(**fields)
-    for tenant, amount in ((world.alice, "40000"), (world.bob, "25000")):
-        GuaranteeFactory.create(
-            contract=tenant.contract,
-            buyer=buyer,
-            amount=Decimal(amount),
-            period=DateRange(date(2026, 1, 1), None, "[)"),
-        )
-    return buyer
+    return exposed_buyer((world.alice, "40000"), (world.bob, "25000"), **fields)
 
 
 def _upload(name: str, content: bytes) -> object:

@@ -4,15 +4,11 @@ in afterwards alert nobody; the buyer's grade is its latest."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
-from django.db.backends.postgresql.psycopg_any import DateRange
 
 from monitoring.models import Alert, FileStatus, GradeChange, HealthFile
 from portal.models import Notification, User
-from tests.support.factories import BuyerFactory, GuaranteeFactory
-from tests.support.monitoring import grades_csv, imported
+from tests.support.monitoring import exposed_buyer, grades_csv, imported
 from tests.support.world import World
 from underwriting.models import Buyer
 
@@ -24,11 +20,7 @@ def _grades(arbiter: User, *rows: tuple[str | None, str, int | str, str]) -> Hea
 
 
 def _exposed(world: World, grade: int) -> Buyer:
-    buyer = BuyerFactory.create(grade=grade)
-    GuaranteeFactory.create(
-        contract=world.alice.contract, buyer=buyer, period=DateRange(date(2026, 1, 1), None, "[)")
-    )
-    return buyer
+    return exposed_buyer((world.alice, "40000"), grade=grade)
 
 
 def test_a_fall_of_two_points_alerts_once(world: World, arbiter: User) -> None:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -19,8 +17,15 @@ from django.utils import timezone
 from portal.models import Notification, Role, User
 from portal.timeutils import business_today
 from tests.support.clients import client_for
-from tests.support.factories import BuyerFactory, GuaranteeFactory
-from tests.support.monitoring import grades_csv, imported, json_lines, notice, previous_of
+from tests.support.factories import BuyerFactory
+from tests.support.monitoring import (
+    exposed_buyer,
+    grades_csv,
+    imported,
+    json_lines,
+    notice,
+    previous_of,
+)
 from tests.support.roles import user_for
 from tests.support.underwriting import submit
 from tests.support.world import Tenant, World
@@ -33,14 +38,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _holding(tenant: Tenant, amount: str = "40000", **buyer: object) -> Buyer:
     """A buyer `tenant` holds a top-up of `amount` on, in force since January."""
-    held = BuyerFactory.create(**buyer)
-    GuaranteeFactory.create(
-        contract=tenant.contract,
-        buyer=held,
-        amount=Decimal(amount),
-        period=DateRange(date(2026, 1, 1), None, "[)"),
-    )
-    return held
+    return exposed_buyer((tenant, amount), **buyer)
 
 
 def _alerted(world: World, arbiter: User) -> Buyer:

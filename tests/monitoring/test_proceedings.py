@@ -8,17 +8,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db.backends.postgresql.psycopg_any import DateRange
 
 from monitoring.models import Alert, AlertExposure, FileStatus, NoticeState, ProceedingsNotice
 from portal.errors import Conflict
 from portal.models import AuditEvent, Delivery, Notification, Role, User
 from portal.timeutils import business_today
-from tests.support.factories import BuyerFactory, GuaranteeFactory, UserFactory
+from tests.support.factories import BuyerFactory, UserFactory
 from tests.support.monitoring import (
     LIQUIDATION,
     RECEIVERSHIP,
     SAFEGUARD,
+    exposed_buyer,
     imported,
     json_lines,
     notice,
@@ -35,13 +35,7 @@ pytestmark = pytest.mark.django_db
 
 def _exposed_buyer(world: World, **fields: object) -> Buyer:
     """A buyer alice holds a top-up on (40 000 € since January); bob and charlie have nothing."""
-    buyer = BuyerFactory.create(**fields)
-    GuaranteeFactory.create(
-        contract=world.alice.contract,
-        buyer=buyer,
-        period=DateRange(date(2026, 1, 1), None, "[)"),
-    )
-    return buyer
+    return exposed_buyer((world.alice, "40000"), **fields)
 
 
 def _recipients() -> set[str]:

@@ -6,11 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
+from decimal import Decimal
 from typing import Any
+
+from django.db.backends.postgresql.psycopg_any import DateRange
 
 from monitoring.models import HealthFile
 from monitoring.services.imports import health_file_import, health_file_receive
 from portal.models import User
+from tests.support.factories import BuyerFactory, GuaranteeFactory
+from tests.support.world import Tenant
+from underwriting.models import Buyer
 
 PEUGEOT = "552100554"
 TOTAL = "542051180"
@@ -130,3 +137,16 @@ def imported(
     """Give a file to the built-in provider and import it at once, as the page does."""
     file = health_file_receive(kind=kind, name=name, content=content, actor=actor)
     return health_file_import(file_id=file.pk)
+
+
+def exposed_buyer(*holdings: tuple[Tenant, str], **fields: object) -> Buyer:
+    """A registry buyer each `(tenant, amount)` holds a top-up of `amount` on, since January."""
+    buyer = BuyerFactory.create(**fields)
+    for tenant, amount in holdings:
+        GuaranteeFactory.create(
+            contract=tenant.contract,
+            buyer=buyer,
+            amount=Decimal(amount),
+            period=DateRange(date(2026, 1, 1), None, "[)"),
+        )
+    return buyer
