@@ -17,7 +17,6 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, DecimalField, Prefetch, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -52,21 +51,18 @@ from claims.serializers import (
 )
 from portal import policy
 from portal.api_base import ScopedReadOnlyViewSet, api_user
-from portal.errors import Conflict, RuleViolation
+from portal.errors import RuleViolation
 from portal.models import OrganisationKind, User
 from underwriting import selectors as underwriting_selectors
 from underwriting.models import Buyer, Contract
 
-# A retried declaration is answered from this record for a day (see `_Idempotency`).
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-IDEMPOTENCY_PENDING_SECONDS = 120
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     str,
     OpenApiParameter.HEADER,
-    description="A retried declaration with the same key (within 24 h) returns the first "
-    "claim (200, `Idempotent-Replayed: true`) instead of declaring again; the same key with "
-    "another body is a 409. After 24 h a retry is refused as a duplicate invoice (409).",
+    description="A retried declaration with the same key returns the first claim (200, "
+    "`Idempotent-Replayed: true`) instead of declaring again; the same key with another body "
+    "is a 409.",
 )
 
 
@@ -94,53 +90,6 @@ def _buyer(buyer_id: Any) -> Buyer:
             field="buyer",
         )
     return buyer
-
-
-class _Idempotency:
-    """A retried declaration returns the first claim.
-
-    A claim has no idempotency column (guarantee requests have one), so the key is recorded in
-    the shared Redis cache, per policyholder, for 24 hours: first as pending (an atomic `add`,
-    so two concurrent calls with one key cannot both declare), then with the claim's id once
-    the declaration committed. What makes a duplicate impossible beyond that window, or should
-    the record be lost, is the database: an invoice (buyer, number) is declared once, so a late
-    retry is a 409 naming the invoice, never a second claim.
-    """
-
-    def __init__(self, *, key: str, policyholder_id: Any, body: Any) -> None:
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        self.cache_key = f"claims:declare:{policyholder_id}:{digest}"
-        self.fingerprint = hashlib.sha256(
-            json.dumps(body, sort_keys=True, default=str).encode()
-        ).hexdigest()
-
-    def previous(self) -> str | None:
-        """The claim id a former call with this key declared; None if the key is new (now
-        reserved for this call)."""
-        pending = {"fingerprint": self.fingerprint, "claim": None}
-        if cache.add(self.cache_key, pending, IDEMPOTENCY_PENDING_SECONDS):
-            return None
-        record = cache.get(self.cache_key) or {}
-        if record.get("fingerprint") != self.fingerprint:
-            raise Conflict(
-                _("Cette clé d'idempotence a déjà servi pour une autre déclaration."),
-                field="Idempotency-Key",
-                code="idempotency_key_reused",
-            )
-        if not record.get("claim"):
-            raise Conflict(
-                _("Une déclaration avec cette clé est en cours : réessayez dans un instant."),
-                field="Idempotency-Key",
-                code="idempotency_in_progress",
-            )
-        return str(record["claim"])
-
-    def done(self, claim: Claim) -> None:
-        record = {"fingerprint": self.fingerprint, "claim": str(claim.pk)}
-        cache.set(self.cache_key, record, IDEMPOTENCY_TTL_SECONDS)
-
-    def release(self) -> None:
-        cache.delete(self.cache_key)
 
 
 @extend_schema_view(
@@ -203,26 +152,22 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
             raise RuleViolation(_("100 caractères au plus."), field="Idempotency-Key")
-        if not key:
-            claim = services.claim_declare(
-                contract=contract, buyer=buyer, invoices=payload.invoices_data(), actor=user
-            )
+        fingerprint = hashlib.sha256(
+            json.dumps(request.data, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        claim, created = services.claim_declare_once(
+            contract=contract,
+            buyer=buyer,
+            invoices=payload.invoices_data(),
+            actor=user,
+            idempotency_key=key,
+            fingerprint=fingerprint if key else "",
+        )
+        if created:
             return self._detail(claim.pk, status.HTTP_201_CREATED)
-        idempotency = _Idempotency(key=key, policyholder_id=contract.policyholder_id, body=data)
-        previous = idempotency.previous()
-        if previous is not None:
-            response = self._detail(previous)
-            response["Idempotent-Replayed"] = "true"
-            return response
-        try:
-            claim = services.claim_declare(
-                contract=contract, buyer=buyer, invoices=payload.invoices_data(), actor=user
-            )
-        except BaseException:
-            idempotency.release()  # nothing was declared: the key may be used again
-            raise
-        idempotency.done(claim)
-        return self._detail(claim.pk, status.HTTP_201_CREATED)
+        response = self._detail(claim.pk)
+        response["Idempotent-Replayed"] = "true"
+        return response
 
     @extend_schema(
         request=InvoiceInputSerializer(many=True),

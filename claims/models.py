@@ -105,6 +105,9 @@ class Claim(TenantOwned):
     )
     decline_reason = models.TextField(_("motif du refus"), blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # A declaration retried through the API with the same key returns the first claim.
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("sinistre")
@@ -114,6 +117,11 @@ class Claim(TenantOwned):
             models.Index(fields=["status", "declared_at"], name="claim_by_status"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["policyholder", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="claim_idempotency_key_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(indemnity__isnull=True) | Q(indemnity__gte=0),
                 name="claim_indemnity_not_negative",

@@ -218,7 +218,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Top-up trade credit insurance: requests, guarantees, coverage, invoices.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"InvoiceKindEnum": "billing.models.InvoiceKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceKindEnum": "billing.models.InvoiceKind",
+        "ClaimStatusEnum": "claims.models.ClaimStatus",
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL

@@ -7,6 +7,7 @@ at a delivery date, the waiting period)."""
 from claims.services.declarations import (
     UploadResult,
     claim_declare,
+    claim_declare_once,
     claim_invoices_add,
     claim_invoices_upload,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "claim_close",
     "claim_computation",
     "claim_declare",
+    "claim_declare_once",
     "claim_decline",
     "claim_document_add",
     "claim_indemnity_approve",

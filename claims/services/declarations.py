@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -135,23 +135,73 @@ def _new_number() -> str:
     return f"SIN-{business_today():%Y}-{uuid.uuid4().hex[:6].upper()}"
 
 
-@transaction.atomic(durable=True)
 def claim_declare(
     *, contract: Contract, buyer: Buyer, invoices: Sequence[InvoiceData], actor: User
 ) -> Claim:
     """Declare unpaid invoices on one buyer under one contract."""
+    claim, _created = claim_declare_once(
+        contract=contract, buyer=buyer, invoices=invoices, actor=actor
+    )
+    return claim
+
+
+def _previous_by_key(*, contract: Contract, idempotency_key: str, fingerprint: str) -> Claim | None:
+    if not idempotency_key:
+        return None
+    previous = Claim.objects.filter(
+        policyholder=contract.policyholder, idempotency_key=idempotency_key
+    ).first()
+    if previous is not None and fingerprint and previous.idempotency_fingerprint != fingerprint:
+        raise Conflict(
+            _("Cette clé d'idempotence a déjà servi pour une autre déclaration."),
+            field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    return previous
+
+
+@transaction.atomic(durable=True)
+def claim_declare_once(
+    *,
+    contract: Contract,
+    buyer: Buyer,
+    invoices: Sequence[InvoiceData],
+    actor: User,
+    idempotency_key: str = "",
+    fingerprint: str = "",
+) -> tuple[Claim, bool]:
+    """`claim_declare`, safe to retry: a declaration with an idempotency key already used by
+    this policyholder returns the first claim and `False`, never a second claim."""
     policy.require(policy.can_declare_claims(actor))
+    previous = _previous_by_key(
+        contract=contract, idempotency_key=idempotency_key, fingerprint=fingerprint
+    )
+    if previous is not None:
+        return previous, False
     if contract.status == ContractStatus.DRAFT:
         raise RuleViolation(_("Ce contrat n'est pas en vigueur."), field="contract")
     _checked(contract=contract, buyer=buyer, invoices=invoices)
-    claim = Claim.objects.create(
+    claim = Claim(
         policyholder=contract.policyholder,
         number=_new_number(),
         contract=contract,
         buyer=buyer,
         declared_by=actor,
         declared_at=timezone.now(),
+        idempotency_key=idempotency_key,
+        idempotency_fingerprint=fingerprint if idempotency_key else "",
     )
+    try:
+        with transaction.atomic():
+            claim.save(force_insert=True)
+    except IntegrityError:
+        # The same key, committed meanwhile by a concurrent call.
+        previous = _previous_by_key(
+            contract=contract, idempotency_key=idempotency_key, fingerprint=""
+        )
+        if previous is not None:
+            return previous, False
+        raise
     written = _invoices_write(claim=claim, invoices=invoices)
     event_record(
         action=ClaimEvent.DECLARED,
@@ -163,7 +213,7 @@ def claim_declare(
             "amount": str(sum((row.amount for row in written), start=Decimal("0"))),
         },
     )
-    return claim
+    return claim, True
 
 
 def lock_claim(claim_id: UUID | str) -> Claim:
