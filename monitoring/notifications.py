@@ -8,6 +8,7 @@ policyholders are those the alert recorded (`AlertExposure`); nobody else is add
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ def audience_load(recorded: Sequence[Recorded]) -> Audience:
     with scopes_disabled():
         exposed: dict[UUID, list[UUID]] = defaultdict(list)
         for alert_id, policyholder_id in AlertExposure.objects.filter(
-            alert_id__in=alert_ids
+            alert_id__any=alert_ids
         ).values_list("alert_id", "policyholder_id"):
             exposed[alert_id].append(policyholder_id)
         audience.exposed = exposed
@@ -133,21 +134,36 @@ def alert_text(alert: Alert, *, buyer: str) -> tuple[str, str]:
     return subject, body
 
 
+@functools.cache
+def _pattern(name: str, keys: tuple[str, ...]) -> str:
+    """The URL of `name` with a marker in place of each id: reversed once, not per message."""
+    return reverse(name, kwargs={key: UUID(int=index + 1) for index, key in enumerate(keys)})
+
+
+def _link(name: str, **ids: UUID) -> str:
+    """`reverse(name, kwargs=ids)` for uuid kwargs, from a pattern reversed once (a sweep writes
+    tens of thousands of links)."""
+    keys = tuple(sorted(ids))
+    url = _pattern(name, keys)
+    for index, key in enumerate(keys):
+        url = url.replace(str(UUID(int=index + 1)), str(ids[key]))
+    return url
+
+
 @notifies(MonitoringEvent.ALERT_RAISED, prepare=audience_load)
 def alert_raised(item: Recorded, audience: Audience) -> Iterable[Message]:
     alert: Alert = item.obj
     if not audience.exposed.get(alert.pk):
         return []
     subject, body = alert_text(alert, buyer=audience.buyer_names[alert.buyer_id])
-    risk_file = reverse("buyer_risk_file", kwargs={"buyer_id": alert.buyer_id})
-    alerts_page = reverse("alerts")
+    risk_file = _link("buyer_risk_file", buyer_id=alert.buyer_id)
     messages: list[Message] = []
     for policyholder_id in audience.exposed.get(alert.pk, []):
         contract_id = audience.contracts.get(policyholder_id)
         link = (
-            reverse("buyer_page", kwargs={"contract_id": contract_id, "buyer_id": alert.buyer_id})
+            _link("buyer_page", contract_id=contract_id, buyer_id=alert.buyer_id)
             if contract_id
-            else alerts_page
+            else _link("alerts")
         )
         for user in [*audience.users[policyholder_id], *audience.brokers[policyholder_id]]:
             messages.append(Message(recipient=user, subject=subject, body=body, link=link))

@@ -7,6 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portail")
 
     def ready(self) -> None:
-        from portal import rls
+        from portal import lookups, rls
 
         rls.install()
+        lookups.register()

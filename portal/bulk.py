@@ -13,10 +13,15 @@ CHUNK = 20_000
 
 
 def rows_update(
-    model: type[models.Model], pks: Sequence[Any], columns: dict[str, tuple[str, Sequence[Any]]]
+    model: type[models.Model],
+    pks: Sequence[Any],
+    columns: dict[str, tuple[str, Sequence[Any]]],
+    *,
+    only_changed: bool = False,
 ) -> int:
     """Set, for each primary key in `pks`, the columns `{name: (postgres type, values)}` (values
-    in the order of `pks`). Column names must be the model's own (checked); values are bound."""
+    in the order of `pks`). Column names must be the model's own (checked); values are bound.
+    Returns how many rows were written: with `only_changed`, only rows whose value differs."""
     if not pks:
         return 0
     table = model._meta.db_table
@@ -33,10 +38,11 @@ def rows_update(
     assignments = ", ".join(f'"{name}" = u."{name}"' for name in names)
     arrays = ", ".join([f"%s::{pk_type}[]", *(f"%s::{columns[name][0]}[]" for name in names)])
     aliases = ", ".join(["pk", *(f'"{name}"' for name in names)])
+    changed = " OR ".join(f't."{name}" IS DISTINCT FROM u."{name}"' for name in names)
     sql = (
         f'UPDATE "{table}" AS t SET {assignments} '  # noqa: S608 - names checked above
         f"FROM unnest({arrays}) AS u ({aliases}) "
-        f'WHERE t."{pk.column}" = u.pk'
+        f'WHERE t."{pk.column}" = u.pk' + (f" AND ({changed})" if only_changed else "")
     )
     updated = 0
     with connection.cursor() as cursor:

@@ -15,9 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
-from portal.models import AuditEvent, Delivery, DeliveryChannel, Notification, Organisation, User
+from portal.models import (
+    AuditEvent,
+    Delivery,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    Organisation,
+    User,
+)
 
 
 class EventType(models.TextChoices):
@@ -131,12 +139,34 @@ def events_record_bulk(
     return events
 
 
+# Notifications and their e-mail deliveries, written in one statement per batch: a billing
+# run or a monitoring sweep tells tens of thousands of people at once. Table names are the
+# models'; every value is bound.
+_NOTIFY = f"""
+WITH notified AS (
+    INSERT INTO {Notification._meta.db_table}
+           (event_id, recipient_id, subject, body, link, created_at)
+    SELECT u.event_id, u.recipient_id, u.subject, u.body, u.link, clock_timestamp()
+      FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[])
+           AS u (event_id, recipient_id, subject, body, link)
+    RETURNING id, event_id, recipient_id
+)
+INSERT INTO {Delivery._meta.db_table}
+       (event_id, recipient_id, notification_id, channel, status, attempts, last_error,
+        created_at)
+SELECT notified.event_id, notified.recipient_id, notified.id, %s, %s, 0, '', clock_timestamp()
+  FROM notified JOIN {User._meta.db_table} AS recipient ON recipient.id = notified.recipient_id
+ WHERE recipient.email <> ''
+RETURNING id
+"""  # noqa: S608
+
+
 def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
     registration = _NOTIFIERS.get(action.value)
     if registration is None or not recorded:
         return
     context = registration.prepare(recorded) if registration.prepare else None
-    notifications: list[Notification] = []
+    rows: tuple[list[Any], ...] = ([], [], [], [], [])  # event, recipient, subject, body, link
     for item in recorded:
         seen: set[int] = set()
         for message in registration.notifier(item, context):
@@ -146,34 +176,20 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
             if not recipient.is_active and not message.invitation:
                 continue
             seen.add(recipient.pk)
-            notifications.append(
-                Notification(
-                    event=item.event,
-                    recipient=recipient,
-                    subject=message.subject[:200],
-                    body=message.body,
-                    link=message.link,
-                )
-            )
-    if not notifications:
+            for column, value in zip(
+                rows,
+                (item.event.pk, recipient.pk, message.subject[:200], message.body, message.link),
+                strict=True,
+            ):
+                column.append(value)
+    if not rows[0]:
         return
-    Notification.objects.bulk_create(notifications)
-    deliveries = Delivery.objects.bulk_create(
-        [
-            Delivery(
-                event=notification.event,
-                recipient=notification.recipient,
-                notification=notification,
-                channel=DeliveryChannel.EMAIL,
-            )
-            for notification in notifications
-            if notification.recipient.email
-        ]
-    )
-    if deliveries:
+    with connection.cursor() as cursor:
+        cursor.execute(_NOTIFY, [*rows, DeliveryChannel.EMAIL.value, DeliveryStatus.PENDING.value])
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
         from portal.tasks import deliveries_dispatch
 
-        ids = [delivery.pk for delivery in deliveries]
         # robust: a broker outage must not undo the committed change; the beat sweep sends
         # whatever this kick did not.
         transaction.on_commit(lambda: deliveries_dispatch.delay(delivery_ids=ids), robust=True)

@@ -102,8 +102,21 @@ def countersignature_declined(item: Recorded, _context: Any) -> Iterable[Message
     ]
 
 
-@notifies(UnderwritingEvent.REQUEST_HELD)
-def request_held(item: Recorded, _context: Any) -> Iterable[Message]:
+def recipients_by_policyholder(recorded: Sequence[Recorded]) -> dict[UUID, list[User]]:
+    """`policyholder_recipients` for every policyholder of a batch, in one query."""
+    found: dict[UUID, list[User]] = defaultdict(list)
+    for user in User.objects.filter(
+        organisation_id__in={item.event.policyholder_id for item in recorded},
+        role__in=policy.POLICYHOLDER_ACTORS,
+        is_active=True,
+    ).order_by("pk"):
+        if user.organisation_id is not None:
+            found[user.organisation_id].append(user)
+    return found
+
+
+@notifies(UnderwritingEvent.REQUEST_HELD, prepare=recipients_by_policyholder)
+def request_held(item: Recorded, recipients: dict[UUID, list[User]]) -> Iterable[Message]:
     """The arbiter resumes or refuses; the policyholder learns why its request waits."""
     request: GuaranteeRequest = item.obj
     subject = _("Demande suspendue : %(buyer)s") % {"buyer": request.buyer.name}
@@ -118,7 +131,7 @@ def request_held(item: Recorded, _context: Any) -> Iterable[Message]:
             body=body,
             link=reverse("request_detail", kwargs={"request_id": request.pk}),
         )
-        for user in policyholder_recipients(request.policyholder)
+        for user in recipients.get(request.policyholder_id, [])
     ]
     if arbiter is not None:
         messages.append(
@@ -180,19 +193,6 @@ def _change_message(
         )
         for user in recipients
     ]
-
-
-def recipients_by_policyholder(recorded: Sequence[Recorded]) -> dict[UUID, list[User]]:
-    """`policyholder_recipients` for every policyholder of a batch, in one query."""
-    found: dict[UUID, list[User]] = defaultdict(list)
-    for user in User.objects.filter(
-        organisation_id__in={item.event.policyholder_id for item in recorded},
-        role__in=policy.POLICYHOLDER_ACTORS,
-        is_active=True,
-    ).order_by("pk"):
-        if user.organisation_id is not None:
-            found[user.organisation_id].append(user)
-    return found
 
 
 @notifies(UnderwritingEvent.REDUCED)

@@ -46,14 +46,14 @@ def exposures_on(buyer_ids: Iterable[UUID], *, on: date) -> dict[UUID, dict[UUID
     exposed: dict[UUID, dict[UUID, Exposure]] = defaultdict(dict)
     for chunk in _chunks(sorted(set(buyer_ids))):
         for buyer_id, policyholder_id, top_up in (
-            Guarantee.objects.filter(buyer_id__in=chunk, period__contains=on)
+            Guarantee.objects.filter(buyer_id__any=chunk, period__contains=on)
             .values("buyer_id", "policyholder_id")
             .annotate(total=Sum("amount"))
             .values_list("buyer_id", "policyholder_id", "total")
         ):
             exposed[buyer_id].setdefault(policyholder_id, Exposure()).top_up = top_up
         for buyer_id, policyholder_id in GuaranteeRequest.objects.filter(
-            buyer_id__in=chunk, status__in=OPEN_STATUSES
+            buyer_id__any=chunk, status__in=OPEN_STATUSES
         ).values_list("buyer_id", "policyholder_id"):
             exposed[buyer_id].setdefault(policyholder_id, Exposure()).open_request = True
     return exposed
@@ -73,7 +73,7 @@ def alerts_raise(
     with scopes_disabled():
         known: set[str] = set()
         for chunk in _chunks(sorted(by_key)):
-            known.update(Alert.objects.filter(key__in=chunk).values_list("key", flat=True))
+            known.update(Alert.objects.filter(key__any=chunk).values_list("key", flat=True))
         new = [alert for key, alert in by_key.items() if key not in known]
         Alert.objects.bulk_create(new, batch_size=2_000)
         exposed = exposures_on((alert.buyer_id for alert in new), on=today)

@@ -110,7 +110,7 @@ def _lookups(
     targets: list[ProceedingsNotice] = []
     for chunk in _chunks(names):
         targets += ProceedingsNotice.objects.filter(
-            Q(key__in=chunk) | Q(date_key__in=chunk), applied_at__isnull=False
+            Q(key__any=chunk) | Q(date_key__any=chunk), applied_at__isnull=False
         )
     index = _index(targets)
     index.update(_index(pending))
@@ -118,7 +118,7 @@ def _lookups(
     early: dict[str, list[ProceedingsNotice]] = defaultdict(list)
     for chunk in _chunks(own):
         for correction in ProceedingsNotice.objects.filter(
-            Q(previous_key__in=chunk) | Q(previous_date_key__in=chunk),
+            Q(previous_key__any=chunk) | Q(previous_date_key__any=chunk),
             applied_at__isnull=False,
             kind__in=[NoticeKind.RECTIFICATION, NoticeKind.CANCELLATION],
         ):
@@ -130,7 +130,7 @@ def _lookups(
     for chunk in _chunks(judgments):
         in_force.update(
             ProceedingsNotice.objects.filter(
-                judgment_key__in=chunk, state=NoticeState.ACTIVE
+                judgment_key__any=chunk, state=NoticeState.ACTIVE
             ).values_list("judgment_key", flat=True)
         )
     return index, early, in_force
@@ -272,7 +272,7 @@ def _proceedings_read(buyers: set[UUID]) -> dict[UUID, tuple[str, date | None]]:
     ordered = sorted(buyers)
     for chunk in _chunks(ordered):
         rows = (
-            ProceedingsNotice.objects.filter(buyer_id__in=chunk, state=NoticeState.ACTIVE)
+            ProceedingsNotice.objects.filter(buyer_id__any=chunk, state=NoticeState.ACTIVE)
             .exclude(event="")
             .exclude(kind=NoticeKind.CANCELLATION)  # it withdraws a judgment, is not one
             .order_by("buyer_id", "judged_on", "published_on", "id")
@@ -287,19 +287,14 @@ def _proceedings_read(buyers: set[UUID]) -> dict[UUID, tuple[str, date | None]]:
 
 
 def _buyers_update(status: dict[UUID, tuple[str, date | None]]) -> int:
-    moved: list[Buyer] = []
-    for chunk in _chunks(sorted(status)):
-        for buyer in Buyer.objects.filter(pk__in=chunk).only("pk", "proceedings"):
-            wanted = status[buyer.pk][0]
-            if buyer.proceedings != wanted:
-                buyer.proceedings = wanted
-                moved.append(buyer)
-    rows_update(
+    """Write each buyer's proceedings; returns how many buyers moved."""
+    buyers = list(status)
+    return rows_update(
         Buyer,
-        [buyer.pk for buyer in moved],
-        {"proceedings": ("text", [buyer.proceedings for buyer in moved])},
+        buyers,
+        {"proceedings": ("text", [status[buyer][0] for buyer in buyers])},
+        only_changed=True,
     )
-    return len(moved)
 
 
 def _liquidations_apply(status: dict[UUID, tuple[str, date | None]]) -> int:
@@ -331,7 +326,7 @@ def _apply_grades(applied: Applied) -> list[Alert]:
     latest: dict[UUID, date] = {}
     for chunk in _chunks(sorted(by_buyer)):
         latest.update(
-            GradeChange.objects.filter(buyer_id__in=chunk, applied_at__isnull=False)
+            GradeChange.objects.filter(buyer_id__any=chunk, applied_at__isnull=False)
             .order_by("buyer_id", "-effective_on", "-id")
             .distinct("buyer_id")
             .values_list("buyer_id", "effective_on")
@@ -340,7 +335,7 @@ def _apply_grades(applied: Applied) -> list[Alert]:
     alerts: list[Alert] = []
     moved: list[Buyer] = []
     for chunk in _chunks(sorted(by_buyer)):
-        for buyer in Buyer.objects.filter(pk__in=chunk).only("pk", "grade"):
+        for buyer in Buyer.objects.filter(pk__any=chunk).only("pk", "grade"):
             previous = buyer.grade
             since = latest.get(buyer.pk)
             for change in by_buyer[buyer.pk]:

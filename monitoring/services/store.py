@@ -45,7 +45,7 @@ def _buyer_ids(sirens: Iterable[str]) -> dict[str, UUID]:
     wanted = sorted(set(sirens))
     found: dict[str, UUID] = {}
     for chunk in _chunks(wanted, 10_000):
-        for siren, buyer_id in Buyer.objects.filter(siren__in=chunk).values_list("siren", "id"):
+        for siren, buyer_id in Buyer.objects.filter(siren__any=chunk).values_list("siren", "id"):
             if siren is not None:
                 found[siren] = buyer_id
     return found
@@ -107,7 +107,7 @@ def notices_store(
             stored.records += 1
             rows.setdefault(notice.key[:80], _notice_row(notice, buyer_id, provider, file, at))
         known = set(
-            ProceedingsNotice.objects.filter(key__in=list(rows)).values_list("key", flat=True)
+            ProceedingsNotice.objects.filter(key__any=list(rows)).values_list("key", flat=True)
         )
         new = [row for key, row in rows.items() if key not in known]
         ProceedingsNotice.objects.bulk_create(new, ignore_conflicts=True)
@@ -149,7 +149,7 @@ def grades_store(
                 ),
             )
         known = set(
-            GradeChange.objects.filter(buyer_id__in={key[0] for key in rows}).values_list(
+            GradeChange.objects.filter(buyer_id__any={key[0] for key in rows}).values_list(
                 "buyer_id", "effective_on", "source", "grade"
             )
         )

@@ -311,8 +311,8 @@ def guarantee_requests_hold(*, buyer_ids: Iterable[UUID], reason: str) -> int:
     of all policyholders. Returns how many requests it held."""
     requests = list(
         GuaranteeRequest.objects.select_for_update(of=("self",))
-        .filter(buyer_id__in=list(buyer_ids), status__in=OPEN_STATUSES, held_since__isnull=True)
-        .select_related("buyer", "policyholder", "assigned_to")
+        .filter(buyer_id__any=list(buyer_ids), status__in=OPEN_STATUSES, held_since__isnull=True)
+        .select_related("buyer", "policyholder__dedicated_arbiter", "assigned_to")
         .order_by("pk")
     )
     now = timezone.now()
