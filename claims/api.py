@@ -4,8 +4,8 @@ invoices added from a CSV), supporting documents. Same services, same scope as t
 - Reading: every user of a policyholder, its brokers with a current mandate, insurer staff,
   each within their scope; another tenant's claim is a 404 on every route.
 - Writing: what `claims.services` allow (DESIGN §3: "declare a claim, add invoices and
-  documents"; the claims handler may add documents too). A user who sees the claim but may not
-  act on it gets 403 from the policy; a claim outside the scope is a 404 before anything else.
+  documents"; the claims handler may add documents too). A user who may not act gets 404, as
+  on the pages (`portal.api_base.api_require`), and so does a claim outside the scope.
 - Domain errors are `{code, detail, field}` (`portal.api_errors`), the field naming the invoice
   at fault: `invoices[1].due_date`.
 """
@@ -50,7 +50,7 @@ from claims.serializers import (
     invoice_data,
 )
 from portal import policy
-from portal.api_base import ScopedReadOnlyViewSet, api_user
+from portal.api_base import ScopedReadOnlyViewSet, api_require, api_user
 from portal.errors import RuleViolation
 from portal.models import OrganisationKind, User
 from underwriting import selectors as underwriting_selectors
@@ -143,7 +143,7 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
         the invoice and field at fault (`invoices[0].due_date`: declared after the deadline,
         with the date it was due); an invoice already declared on this buyer is a 409."""
         user = api_user(request)
-        policy.require(policy.can_declare_claims(user))
+        api_require(policy.can_declare_claims(user))
         payload = DeclareSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -179,7 +179,7 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
         `{"invoices": [...]}`), checked as a whole like the declaration."""
         user = api_user(request)
         claim = self.get_object()
-        policy.require(policy.can_declare_claims(user))
+        api_require(policy.can_declare_claims(user))
         body = request.data
         if isinstance(body, dict) and "invoices" in body:
             body = body["invoices"]  # the declaration's shape is accepted too
@@ -223,7 +223,7 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
         """Add the invoices of a CSV: all of them when every line is right, none otherwise."""
         user = api_user(request)
         claim = self.get_object()
-        policy.require(policy.can_declare_claims(user))
+        api_require(policy.can_declare_claims(user))
         payload = InvoiceUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         # One byte over the limit is enough for the reader to refuse it, naming the limit.
@@ -256,7 +256,7 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
         limited), optionally to one invoice of the claim."""
         user = api_user(request)
         claim = self.get_object()
-        policy.require(policy.can_declare_claims(user) or policy.can_handle_claims(user))
+        api_require(policy.can_declare_claims(user) or policy.can_handle_claims(user))
         payload = DocumentUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         upload = payload.validated_data["file"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 from django_scopes import scopes_disabled
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -60,3 +61,10 @@ class ScopedGenericViewSet(TenantScopedAPIMixin, viewsets.GenericViewSet):
 
 class ScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGenericViewSet):
     pass
+
+
+def api_require(allowed: bool) -> None:
+    """The policy's answer at the API's edge: a user who may not act sees nothing to act on
+    (404, as the pages answer), not a 403 that would confirm what exists."""
+    if not allowed:
+        raise NotFound
