@@ -48,6 +48,9 @@ class Message:
     link: str = ""
     # An invitation reaches an account that cannot sign in yet (inactive until it accepts).
     invitation: bool = False
+    # Messages with the same key ("thread:<id>") are e-mailed together: at most one e-mail per
+    # key per recipient per `OUTBOX_BATCH_WINDOW` (the in-app notifications stay one each).
+    batch_key: str = ""
 
 
 Notifier = Callable[[Recorded, Any], Iterable[Message]]
@@ -145,16 +148,17 @@ def events_record_bulk(
 _NOTIFY = f"""
 WITH notified AS (
     INSERT INTO {Notification._meta.db_table}
-           (event_id, recipient_id, subject, body, link, created_at)
-    SELECT u.event_id, u.recipient_id, u.subject, u.body, u.link, clock_timestamp()
-      FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[])
-           AS u (event_id, recipient_id, subject, body, link)
-    RETURNING id, event_id, recipient_id
+           (event_id, recipient_id, subject, body, link, batch_key, created_at)
+    SELECT u.event_id, u.recipient_id, u.subject, u.body, u.link, u.batch_key, clock_timestamp()
+      FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
+           AS u (event_id, recipient_id, subject, body, link, batch_key)
+    RETURNING id, event_id, recipient_id, batch_key
 )
 INSERT INTO {Delivery._meta.db_table}
        (event_id, recipient_id, notification_id, channel, status, attempts, last_error,
-        created_at)
-SELECT notified.event_id, notified.recipient_id, notified.id, %s, %s, 0, '', clock_timestamp()
+        batch_key, created_at)
+SELECT notified.event_id, notified.recipient_id, notified.id, %s, %s, 0, '',
+       notified.batch_key, clock_timestamp()
   FROM notified JOIN {User._meta.db_table} AS recipient ON recipient.id = notified.recipient_id
  WHERE recipient.email <> ''
 RETURNING id
@@ -166,7 +170,8 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
     if registration is None or not recorded:
         return
     context = registration.prepare(recorded) if registration.prepare else None
-    rows: tuple[list[Any], ...] = ([], [], [], [], [])  # event, recipient, subject, body, link
+    # event, recipient, subject, body, link, batch key
+    rows: tuple[list[Any], ...] = ([], [], [], [], [], [])
     for item in recorded:
         seen: set[int] = set()
         for message in registration.notifier(item, context):
@@ -178,7 +183,14 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
             seen.add(recipient.pk)
             for column, value in zip(
                 rows,
-                (item.event.pk, recipient.pk, message.subject[:200], message.body, message.link),
+                (
+                    item.event.pk,
+                    recipient.pk,
+                    message.subject[:200],
+                    message.body,
+                    message.link,
+                    message.batch_key,
+                ),
                 strict=True,
             ):
                 column.append(value)

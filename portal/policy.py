@@ -101,6 +101,23 @@ def can_see_invoices(user: Any) -> bool:
     )
 
 
+def can_use_conversations(user: Any) -> bool:
+    """Read and write in a policyholder's conversation space: its users, its brokers with a
+    current mandate (the scope), and insurer staff; which threads an insurer member may open is
+    `conversations.selectors.thread_for` (the dedicated arbiter, its stand-in, who joined)."""
+    return _kind(user) is not None
+
+
+def can_join_threads(user: Any) -> bool:
+    """Insurer staff join a client's thread to read and write in it."""
+    return is_insurer_staff(user)
+
+
+def can_assign_arbiters(user: Any) -> bool:
+    """Reassign a client's dedicated arbiter, set a stand-in: insurer admin (DESIGN §3)."""
+    return _insurer(user, INSURER_ADMINS)
+
+
 # --- insurer side ---------------------------------------------------------------------------
 
 
@@ -122,6 +139,11 @@ def can_see_queue(user: Any) -> bool:
     return _insurer(user, DECIDERS)
 
 
+def can_see_inbox(user: Any) -> bool:
+    """The arbiter's inbox across their clients."""
+    return _insurer(user, DECIDERS)
+
+
 def can_decide(user: Any) -> bool:
     return _insurer(user, DECIDERS)
 
@@ -135,6 +157,12 @@ can_resume_requests = can_decide
 
 def can_import_health_data(user: Any) -> bool:
     """Import buyer-health data (BODACC notices, grades): arbiter, senior arbiter, admin."""
+    return _insurer(user, DECIDERS)
+
+
+def can_publish_insights(user: Any) -> bool:
+    """Publish an insight on a buyer (seen by exposed policyholders only): arbiter, senior
+    arbiter, insurer admin."""
     return _insurer(user, DECIDERS)
 
 
@@ -268,6 +296,10 @@ class May:
         return can_import_health_data(self.user)
 
     @cached_property
+    def publish_insights(self) -> bool:
+        return can_publish_insights(self.user)
+
+    @cached_property
     def see_alert_feed(self) -> bool:
         return can_see_alert_feed(self.user)
 
@@ -290,6 +322,18 @@ class May:
     @cached_property
     def countersign_indemnity(self) -> bool:
         return can_countersign_indemnity(self.user)
+
+    @cached_property
+    def use_conversations(self) -> bool:
+        return can_use_conversations(self.user)
+
+    @cached_property
+    def see_inbox(self) -> bool:
+        return can_see_inbox(self.user)
+
+    @cached_property
+    def assign_arbiters(self) -> bool:
+        return can_assign_arbiters(self.user)
 
     @cached_property
     def run_billing(self) -> bool:

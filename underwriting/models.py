@@ -136,6 +136,11 @@ class Contract(TenantOwned):
     tax_rate = models.DecimalField(
         _("taux de taxe"), max_digits=6, decimal_places=4, null=True, blank=True
     )
+    answer_time_hours = models.PositiveIntegerField(
+        _("délai de réponse de l'arbitre (heures)"),
+        default=24,
+        help_text=_("Au-delà, un message du client sans réponse est signalé en retard."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "claims",
     "studies",
     "monitoring",
+    "conversations",
     "billing",
 ]
 
@@ -191,6 +192,11 @@ POLICYHOLDER_DATE_WINDOW_DAYS: int = env.int("POLICYHOLDER_DATE_WINDOW_DAYS", de
 STUDY_DEFAULT_MONTHLY_RATE: str = env.str("STUDY_DEFAULT_MONTHLY_RATE", default="0.0012")
 STUDY_VALIDITY_DAYS: int = env.int("STUDY_VALIDITY_DAYS", default=30)
 STUDY_ASYNC_LINES: int = env.int("STUDY_ASYNC_LINES", default=300)
+# Conversations: at most one e-mail per thread per person per window; attachments' size limit.
+OUTBOX_BATCH_WINDOW_SECONDS: int = env.int("OUTBOX_BATCH_WINDOW_SECONDS", default=15 * 60)
+CONVERSATION_ATTACHMENT_MAX_BYTES: int = env.int(
+    "CONVERSATION_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024
+)
 # Claims: the size limit of a supporting document (PDF, PNG, JPEG).
 CLAIM_DOCUMENT_MAX_BYTES: int = env.int("CLAIM_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # Buyer-health monitoring: files above this size are imported by a worker (progress bar);

@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("studies.urls")),
     path("", include("monitoring.urls")),
     path("", include("claims.urls")),
+    path("", include("conversations.urls")),
     path("", include("portal.urls")),
 ]

@@ -5,59 +5,27 @@ claim's scope."""
 from __future__ import annotations
 
 import hashlib
-import io
 from uuid import UUID
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
 
 from claims.events import ClaimEvent
 from claims.models import ClaimDocument, ClaimInvoice, ClaimStatus
 from claims.services.declarations import lock_claim
-from portal import policy
+from portal import files, policy
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
 from portal.models import User
 
-PDF = "application/pdf"
-PNG = "image/png"
-JPEG = "image/jpeg"
+ALLOWED = (files.PDF, files.PNG, files.JPEG)
 
 
 def document_type(content: bytes) -> str:
-    """The document's type from its bytes, or RuleViolation (field `file`)."""
-    refused = RuleViolation(
-        _("Pièce refusée : seuls les PDF, PNG et JPEG sont acceptés (vérifié sur le contenu)."),
-        field="file",
-        code="document_type",
-    )
-    if content.startswith(b"%PDF-"):
-        if b"%%EOF" not in content[-2048:]:
-            raise RuleViolation(
-                _("Ce PDF est incomplet (pas de fin de fichier) : enregistrez-le à nouveau."),
-                field="file",
-                code="document_damaged",
-            )
-        return PDF
-    if content.startswith(b"\x89PNG\r\n\x1a\n") or content.startswith(b"\xff\xd8\xff"):
-        try:
-            with Image.open(io.BytesIO(content)) as image:
-                image.verify()
-                kind = image.format
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise RuleViolation(
-                _("Cette image est illisible : enregistrez-la à nouveau."),
-                field="file",
-                code="document_damaged",
-            ) from error
-        if kind == "PNG":
-            return PNG
-        if kind in ("JPEG", "MPO"):
-            return JPEG
-    raise refused
+    """The document's type from its bytes (PDF, PNG or JPEG), or RuleViolation (field `file`)."""
+    return files.content_type(content, allowed=ALLOWED)
 
 
 @transaction.atomic(durable=True)
