@@ -3,8 +3,8 @@
 A delivery is sent under its row lock (`SKIP LOCKED`: a second dispatcher passes it by) and
 marked sent in the same transaction, so a redelivered or retried task, or a duplicate sweep,
 finds it sent and sends nothing. Batched deliveries (the messages of one conversation thread)
-go out together, at most one e-mail per batch per recipient per `OUTBOX_BATCH_WINDOW_SECONDS`. A failed send stays pending for the next sweep, up to
-`MAX_ATTEMPTS`.
+go out together, at most one e-mail per batch per recipient per `OUTBOX_BATCH_WINDOW_SECONDS`.
+A failed send stays pending for the next sweep, up to `MAX_ATTEMPTS`.
 """
 
 from __future__ import annotations
