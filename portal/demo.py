@@ -148,6 +148,9 @@ def build_demo_world() -> list[DemoLogin]:
     from claims.demo import build_demo_claims
 
     build_demo_claims()
+    from conversations.demo import build_demo_conversations
+
+    build_demo_conversations()
     return logins
 
 

@@ -10,6 +10,9 @@ from tests.support.scopes import insurer_scope
 
 def snapshot() -> dict[str, list[tuple[object, ...]]]:
     from billing.models import BillingRun, Invoice
+    from claims.models import Claim
+    from conversations.models import Message
+    from monitoring.models import Alert
     from portal.models import Mandate
     from underwriting.models import Buyer, Contract, Guarantee, GuaranteeRequest
 
@@ -24,6 +27,9 @@ def snapshot() -> dict[str, list[tuple[object, ...]]]:
             "guarantees": sorted(Guarantee.objects.values_list("pk", "amount")),
             "invoices": sorted(Invoice.objects.values_list("number", "total")),
             "runs": sorted(BillingRun.objects.values_list("pk", "issued")),
+            "alerts": sorted(Alert.objects.values_list("pk", "rule")),
+            "claims": sorted(Claim.objects.values_list("pk", "status")),
+            "messages": sorted(Message.objects.values_list("pk", "side")),
         }
 
 
@@ -42,4 +48,6 @@ def test_the_demo_world_is_believable_and_idempotent(db: None) -> None:
     assert len(first["buyers"]) >= 200
     assert first["guarantees"] and first["requests"]
     assert len(first["invoices"]) == 4  # last month billed once, one invoice per contract
+    assert first["alerts"] and first["messages"]
+    assert sorted(status for _pk, status in first["claims"]) == ["declared", "paid"]
     assert all(siren.is_valid(str(row[1])) for row in first["buyers"])  # row: (pk, siren, grade)
