@@ -9,6 +9,11 @@ users and brokers read their alert feed. Same services, same scope as the pages.
   users see their own, a broker those of the policyholders it holds a current mandate for.
   Insurer staff get 404, as on the alerts page: they watch the whole portfolio from the
   monitoring page.
+- `insights/`: experts' insights on buyers. Insurer staff who work the queue read every insight;
+  a policyholder's users and its brokers read those that reached one of their policyholders or
+  are on a buyer one of them is exposed to today (`monitoring.selectors.insights_visible`); an
+  unexposed tenant reads none. Arbiters, senior arbiters and the insurer admin publish (`POST`);
+  anybody else gets 404, as on the pages.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.exceptions import NotFound
@@ -25,17 +31,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
-from monitoring.models import AlertExposure, FileStatus, HealthFile
+from monitoring import selectors
+from monitoring.models import AlertExposure, BuyerInsight, FileStatus, HealthFile
 from monitoring.serializers import (
     AlertExposureSerializer,
     AlertQuerySerializer,
+    BuyerInsightCreateSerializer,
+    BuyerInsightSerializer,
     HealthFileSerializer,
     HealthFileUploadSerializer,
+    InsightQuerySerializer,
 )
 from monitoring.services.imports import health_file_import, health_file_receive
+from monitoring.services.insights import buyer_insight_publish
 from portal import policy
-from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet, api_user
+from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet, api_require, api_user
 from portal.errors import RuleViolation
+from underwriting.models import Buyer
 
 
 def _require(allowed: bool) -> None:
@@ -120,6 +132,55 @@ class AlertViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
         return feed
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[InsightQuerySerializer]),
+    create=extend_schema(
+        request=BuyerInsightCreateSerializer,
+        responses={
+            201: BuyerInsightSerializer,
+            400: OpenApiResponse(
+                description="Refused: `{code, detail, field}` (`field` names the input at fault: "
+                "`buyer`, `assessment`, `outlook`, `recommended_min` or `recommended_max`)."
+            ),
+            409: OpenApiResponse(description="Another insight on the buyer was just published."),
+        },
+    ),
+)
+class InsightViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
+    """Insights on buyers, latest first. Filter: `buyer` (an id)."""
+
+    serializer_class = BuyerInsightSerializer
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return BuyerInsight.objects.all()
+        user = self.request.user
+        query = InsightQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        buyer = query.validated_data.get("buyer")
+        if policy.can_see_queue(user):
+            insights = selectors.insight_history()
+            return insights.filter(buyer_id=buyer) if buyer else insights
+        api_require(policy.can_see_alert_feed(user))
+        return selectors.insights_visible(buyer=buyer)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Publish an insight on a buyer: it reaches the policyholders exposed to the buyer
+        today and their brokers, once. Immutable once published; it supersedes the latest."""
+        user = api_user(request)
+        api_require(policy.can_publish_insights(user))
+        payload = BuyerInsightCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        buyer = Buyer.objects.filter(pk=data.pop("buyer")).first()
+        if buyer is None:
+            raise RuleViolation(_("Acheteur introuvable."), field="buyer", code="not_found")
+        insight = buyer_insight_publish(buyer=buyer, actor=user, **data)
+        published = selectors.insight_history().get(pk=insight.pk)
+        return Response(BuyerInsightSerializer(published).data, status=status.HTTP_201_CREATED)
+
+
 def register(router: BaseRouter) -> None:
     router.register("health-files", HealthFileViewSet, basename="health-file")
     router.register("alerts", AlertViewSet, basename="alert")
+    router.register("insights", InsightViewSet, basename="insight")

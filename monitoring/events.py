@@ -15,3 +15,4 @@ class MonitoringEvent(EventType):
     ALERT_RAISED = "buyer.alert", _("Alerte sur un acheteur")
     NOTICE_WITHDRAWN = "proceedings_notice.withdrawn", _("Annonce de procédure annulée")
     SWEPT = "monitoring.swept", _("Balayage de surveillance")
+    INSIGHT_PUBLISHED = "buyer_insight.published", _("Analyse d'expert publiée sur un acheteur")

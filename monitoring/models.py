@@ -279,3 +279,96 @@ class ProviderCursor(models.Model):
 
     def __str__(self) -> str:
         return self.provider
+
+
+# --- expert insights on buyers (DESIGN §4 "Dedicated arbiter") ------------------------------
+
+
+class Outlook(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    STABLE = "stable", _("Stable")
+    NEGATIVE = "negative", _("Négative")
+    WATCH = "watch", _("Sous surveillance")
+
+
+ASSESSMENT_MAX_LENGTH = 2000
+
+
+class BuyerInsight(models.Model):
+    """An arbiter's dated view of a buyer's health, for the policyholders exposed to it.
+
+    A buyer of the global registry, not a tenant's row: which policyholders it reached is
+    (`InsightExposure`). Immutable once published (a database trigger refuses UPDATE and
+    DELETE): a newer insight names the one it supersedes, which stays in the history. The
+    chain is linear: one first insight per buyer, each superseded at most once.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="insights")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField(_("publiée le"))
+    assessment = models.CharField(_("analyse"), max_length=ASSESSMENT_MAX_LENGTH)
+    outlook = models.CharField(_("perspective"), max_length=10, choices=Outlook.choices)
+    recommended_min = models.DecimalField(
+        _("limite recommandée, minimum"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    recommended_max = models.DecimalField(
+        _("limite recommandée, maximum"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+
+    class Meta:
+        verbose_name = _("analyse d'expert")
+        ordering = ["-published_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(assessment=""), name="buyer_insight_assessment_required"
+            ),
+            models.CheckConstraint(
+                condition=(Q(recommended_min__isnull=True) | Q(recommended_min__gte=0))
+                & (Q(recommended_max__isnull=True) | Q(recommended_max__gte=0))
+                & (
+                    Q(recommended_min__isnull=True)
+                    | Q(recommended_max__isnull=True)
+                    | Q(recommended_min__lte=models.F("recommended_max"))
+                ),
+                name="buyer_insight_recommended_range",
+            ),
+            # One first insight per buyer: two concurrent first publications cannot both start
+            # a history (the others are ordered by `supersedes`, one-to-one).
+            models.UniqueConstraint(
+                fields=["buyer"],
+                condition=Q(supersedes__isnull=True),
+                name="buyer_insight_one_first",
+            ),
+        ]
+        indexes = [models.Index(fields=["buyer", "-published_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.buyer_id} {self.published_at:%Y-%m-%d}"
+
+    @property
+    def recommended_range(self) -> bool:
+        return self.recommended_min is not None or self.recommended_max is not None
+
+
+class InsightExposure(TenantOwned):
+    """An insight as one exposed policyholder received it (its alert feed)."""
+
+    insight = models.ForeignKey(BuyerInsight, on_delete=models.CASCADE, related_name="exposures")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("analyse reçue")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insight", "policyholder"], name="insight_exposure_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["policyholder", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.insight_id} → {self.policyholder_id}"

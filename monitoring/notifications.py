@@ -22,12 +22,21 @@ from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
 from monitoring.events import MonitoringEvent
-from monitoring.models import Alert, AlertExposure, AlertRule, JudgmentEvent
+from monitoring.models import (
+    Alert,
+    AlertExposure,
+    AlertRule,
+    BuyerInsight,
+    InsightExposure,
+    JudgmentEvent,
+    Outlook,
+)
 from portal import policy
 from portal.events import Message, Recorded, notifies
 from portal.models import Mandate, Organisation, Role, User
 from portal.timeutils import business_today
 from underwriting.models import OPEN_STATUSES, Buyer, Contract, ContractStatus, GuaranteeRequest
+from underwriting.rules import eur
 
 
 @dataclass
@@ -172,4 +181,100 @@ def alert_raised(item: Recorded, audience: Audience) -> Iterable[Message]:
             *audience.assigned[(policyholder_id, alert.buyer_id)],
         ]:
             messages.append(Message(recipient=arbiter, subject=subject, body=body, link=risk_file))
+    return messages
+
+
+# --- expert insights on buyers --------------------------------------------------------------
+# An insight reaches, once, the credit managers and org admins of each policyholder it recorded
+# as exposed (`InsightExposure`) and the users of the brokers holding a current mandate for one
+# of them; nobody else (not the arbiters: one of them wrote it).
+
+
+@dataclass
+class InsightAudience:
+    exposed: dict[UUID, list[UUID]] = field(default_factory=dict)  # insight → policyholders
+    parties: dict[UUID, list[User]] = field(default_factory=lambda: defaultdict(list))
+    contracts: dict[UUID, UUID] = field(default_factory=dict)  # policyholder → active contract
+    buyer_names: dict[UUID, str] = field(default_factory=dict)
+
+
+def insight_audience_load(recorded: Sequence[Recorded]) -> InsightAudience:
+    audience = InsightAudience()
+    with scopes_disabled():
+        exposed: dict[UUID, list[UUID]] = defaultdict(list)
+        for insight_id, policyholder_id in InsightExposure.objects.filter(
+            insight_id__in=[item.obj.pk for item in recorded]
+        ).values_list("insight_id", "policyholder_id"):
+            exposed[insight_id].append(policyholder_id)
+        audience.exposed = exposed
+        policyholders = {ph for phs in exposed.values() for ph in phs}
+        if not policyholders:
+            return audience
+        today = business_today()
+        brokers: dict[UUID, list[UUID]] = defaultdict(list)  # broker → its exposed clients
+        for policyholder_id, broker_id in (
+            Mandate.objects.filter(policyholder_id__in=policyholders, starts_on__lte=today)
+            .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+            .values_list("policyholder_id", "broker_id")
+        ):
+            brokers[broker_id].append(policyholder_id)
+        for user in User.objects.filter(
+            Q(organisation_id__in=policyholders, role__in=policy.POLICYHOLDER_ACTORS)
+            | Q(organisation_id__in=list(brokers), role=Role.BROKER),
+            is_active=True,
+        ).order_by("pk"):
+            organisation_id = user.organisation_id or UUID(int=0)
+            for policyholder_id in brokers.get(organisation_id, [organisation_id]):
+                audience.parties[policyholder_id].append(user)
+        audience.contracts = dict(
+            Contract.objects.filter(
+                policyholder_id__in=policyholders, status=ContractStatus.ACTIVE
+            ).values_list("policyholder_id", "pk")
+        )
+        audience.buyer_names = dict(
+            Buyer.objects.filter(pk__in={item.obj.buyer_id for item in recorded}).values_list(
+                "pk", "name"
+            )
+        )
+    return audience
+
+
+def insight_text(insight: BuyerInsight, *, buyer: str) -> tuple[str, str]:
+    """Subject and message of an insight, the same for every party."""
+    subject = _("Analyse de votre arbitre : %(buyer)s, perspective %(outlook)s") % {
+        "buyer": buyer,
+        "outlook": str(Outlook(insight.outlook).label).lower(),
+    }
+    body = insight.assessment
+    low, high = insight.recommended_min, insight.recommended_max
+    if low is not None and high is not None:
+        body += "\n" + _("Limite recommandée : de %(min)s à %(max)s.") % {
+            "min": eur(low),
+            "max": eur(high),
+        }
+    elif low is not None:
+        body += "\n" + _("Limite recommandée : au moins %(min)s.") % {"min": eur(low)}
+    elif high is not None:
+        body += "\n" + _("Limite recommandée : au plus %(max)s.") % {"max": eur(high)}
+    return subject, body
+
+
+@notifies(MonitoringEvent.INSIGHT_PUBLISHED, prepare=insight_audience_load)
+def insight_published(item: Recorded, audience: InsightAudience) -> Iterable[Message]:
+    insight: BuyerInsight = item.obj
+    policyholders = audience.exposed.get(insight.pk, [])
+    if not policyholders:
+        return []
+    subject, body = insight_text(insight, buyer=audience.buyer_names[insight.buyer_id])
+    messages: list[Message] = []
+    for policyholder_id in policyholders:
+        contract_id = audience.contracts.get(policyholder_id)
+        link = (
+            _link("buyer_page", contract_id=contract_id, buyer_id=insight.buyer_id)
+            if contract_id
+            else _link("alerts")
+        )
+        # A broker of two exposed clients hears once (the event's deliveries are per person).
+        for user in audience.parties[policyholder_id]:
+            messages.append(Message(recipient=user, subject=subject, body=body, link=link))
     return messages

@@ -15,6 +15,7 @@ from django.db.models import (
     Aggregate,
     Count,
     DecimalField,
+    Exists,
     F,
     Func,
     IntegerField,
@@ -33,8 +34,10 @@ from monitoring.models import (
     Alert,
     AlertExposure,
     AlertRule,
+    BuyerInsight,
     GradeChange,
     HealthFile,
+    InsightExposure,
     JudgmentEvent,
     NoticeState,
     ProceedingsNotice,
@@ -343,3 +346,80 @@ def watchlist_rows(page: Iterable[Watched], *, on: date | None = None) -> list[W
             )
         rows.append(row)
     return rows
+
+
+# --- expert insights on buyers --------------------------------------------------------------
+# Insurer staff read every insight on a buyer (`insight_history`). A policyholder's users and
+# its brokers read, within the active scope, the insights that reached one of its policyholders
+# when published (`InsightExposure`) and, on a buyer one of them is exposed to today (top-up in
+# force or open request), the buyer's whole history: a wholesaler that starts a request on a
+# buyer sees the arbiters' current view of it, though it was not notified (it was not exposed
+# when the insight was published). Anybody else sees none: an unexposed tenant reads nothing.
+
+
+def _with_superseded(insights: QuerySet[BuyerInsight]) -> QuerySet[BuyerInsight]:
+    """Latest first, each with `superseded` (a newer insight replaced it) and its buyer."""
+    return (
+        insights.select_related("buyer", "author")
+        .annotate(superseded=Exists(BuyerInsight.objects.filter(supersedes=OuterRef("pk"))))
+        .order_by("-published_at", "-id")
+    )
+
+
+def insight_history(*, buyer: Buyer | None = None) -> QuerySet[BuyerInsight]:
+    """Insurer staff: every insight (on one buyer), latest first."""
+    insights = BuyerInsight.objects.all()
+    if buyer is not None:
+        insights = insights.filter(buyer=buyer)
+    return _with_superseded(insights)
+
+
+def insights_visible(
+    *,
+    buyer: Buyer | UUID | None = None,
+    policyholder_id: UUID | None = None,
+    on: date | None = None,
+) -> QuerySet[BuyerInsight]:
+    """The insights the policyholders in scope (or one of them) may read, latest first."""
+    day = on or business_today()
+    reached = InsightExposure.objects.all()
+    in_force = Guarantee.objects.filter(period__contains=day)
+    requests = GuaranteeRequest.objects.filter(status__in=OPEN_STATUSES)
+    if policyholder_id is not None:
+        reached = reached.filter(policyholder_id=policyholder_id)
+        in_force = in_force.filter(policyholder_id=policyholder_id)
+        requests = requests.filter(policyholder_id=policyholder_id)
+    insights = BuyerInsight.objects.filter(
+        Q(pk__in=reached.values("insight_id"))
+        | Q(buyer_id__in=in_force.values("buyer_id"))
+        | Q(buyer_id__in=requests.values("buyer_id"))
+    )
+    if buyer is not None:
+        insights = insights.filter(buyer=buyer)
+    return _with_superseded(insights)
+
+
+def insight_feed(*, policyholder_id: UUID | None = None) -> QuerySet[InsightExposure]:
+    """The insights that reached the policyholders in scope, as they received them, latest
+    first: the alert feed's section of insights."""
+    feed = InsightExposure.objects.all()
+    if policyholder_id is not None:
+        feed = feed.filter(policyholder_id=policyholder_id)
+    return feed.select_related("insight__buyer", "policyholder").order_by("-created_at", "-id")
+
+
+@dataclass
+class InsightLine:
+    """An insight as a policyholder received it, with its active contract (the buyer page's)."""
+
+    exposure: InsightExposure
+    contract_id: UUID | None
+
+
+def insight_lines(exposures: Iterable[InsightExposure]) -> list[InsightLine]:
+    """`insight_feed` rows (a page of them) with their contracts: one more query."""
+    rows = list(exposures)
+    contracts = active_contract_ids(row.policyholder_id for row in rows)
+    return [
+        InsightLine(exposure=row, contract_id=contracts.get(row.policyholder_id)) for row in rows
+    ]

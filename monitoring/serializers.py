@@ -6,7 +6,15 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from monitoring.common import DEFAULT_LIMITS, MB
-from monitoring.models import AlertExposure, AlertRule, FileKind, HealthFile
+from monitoring.models import (
+    ASSESSMENT_MAX_LENGTH,
+    AlertExposure,
+    AlertRule,
+    BuyerInsight,
+    FileKind,
+    HealthFile,
+    Outlook,
+)
 
 
 class HealthFileUploadSerializer(serializers.Serializer):
@@ -116,3 +124,60 @@ class AlertExposureSerializer(serializers.ModelSerializer):
             "top_up": {"help_text": "Its top-ups in force on the buyer when the alert was raised."},
             "open_request": {"help_text": "Whether it had an open request on the buyer then."},
         }
+
+
+# --- expert insights on buyers --------------------------------------------------------------
+
+
+class InsightQuerySerializer(serializers.Serializer):
+    buyer = serializers.UUIDField(
+        required=False, help_text="Only the insights on this buyer (its id)."
+    )
+
+
+class BuyerInsightSerializer(serializers.ModelSerializer):
+    """An arbiter's insight on a buyer, as published (immutable)."""
+
+    buyer_name = serializers.CharField(source="buyer.name", read_only=True)
+    superseded = serializers.BooleanField(
+        read_only=True, help_text="Whether a newer insight on the buyer replaced this one."
+    )
+
+    class Meta:
+        model = BuyerInsight
+        fields = [
+            "id",
+            "buyer",
+            "buyer_name",
+            "published_at",
+            "assessment",
+            "outlook",
+            "recommended_min",
+            "recommended_max",
+            "supersedes",
+            "superseded",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "recommended_min": {"help_text": "Recommended limit range, lower bound (EUR)."},
+            "recommended_max": {"help_text": "Recommended limit range, upper bound (EUR)."},
+            "supersedes": {"help_text": "The insight on the buyer this one replaced."},
+        }
+
+
+class BuyerInsightCreateSerializer(serializers.Serializer):
+    """The rules (length, range) are the service's: its refusals name the field at fault."""
+
+    buyer = serializers.UUIDField(help_text="The buyer of the registry (its id).")
+    assessment = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=f"A short assessment, at most {ASSESSMENT_MAX_LENGTH} characters.",
+    )
+    outlook = serializers.ChoiceField(choices=Outlook.choices)
+    recommended_min = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, allow_null=True
+    )
+    recommended_max = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, allow_null=True
+    )

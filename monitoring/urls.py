@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import views, views_backoffice
+from monitoring import views, views_backoffice, views_insights
 
 urlpatterns = [
     # The policyholder's side (its users and its brokers): alerts and the buyers it watches.
@@ -17,5 +17,10 @@ urlpatterns = [
         "backoffice/monitoring/files/<uuid:file_id>/",
         views_backoffice.monitoring_file,
         name="monitoring_file",
+    ),
+    path(
+        "backoffice/buyers/<uuid:buyer_id>/insights/",
+        views_insights.buyer_insight_publish_page,
+        name="buyer_insight_publish",
     ),
 ]

@@ -23,6 +23,7 @@ from portal.http import page_user
 from portal.timeutils import business_today
 
 PAGE_SIZE = 50
+INSIGHTS_SHOWN = 20  # the latest expert insights received, above the alerts
 
 
 @require_GET
@@ -35,6 +36,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "lines": selectors.alert_lines(page.object_list),
+            "insight_lines": selectors.insight_lines(selectors.insight_feed()[:INSIGHTS_SHOWN]),
             "for_broker": policy.is_broker_user(page_user(request)),
         },
     )

@@ -97,6 +97,11 @@ def buyer_page(request: HttpRequest, contract_id: str, buyer_id: str) -> HttpRes
             ),
             "notices": notices,
             "alert_lines": monitoring_selectors.alert_lines(alerts[:5]),
+            "insights": list(
+                monitoring_selectors.insights_visible(
+                    buyer=buyer, policyholder_id=contract.policyholder_id
+                )
+            ),
             "history": selectors.guarantee_history(contract=contract, buyer=buyer),
             "requests": selectors.requests_visible().filter(contract=contract, buyer=buyer),
             "coverage_form": CoverageForm(),

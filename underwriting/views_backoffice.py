@@ -18,6 +18,7 @@ from django_scopes import scopes_disabled
 
 from monitoring import charts
 from monitoring import selectors as monitoring_selectors
+from monitoring.views_insights import InsightForm
 from portal import policy
 from portal import selectors as portal_selectors
 from portal.errors import DomainError
@@ -259,6 +260,8 @@ def buyer_risk_file(request: HttpRequest, buyer_id: str) -> HttpResponse:
             ),
             "notices": notices,
             "requests": selectors.requests_visible().filter(buyer=buyer)[:50],
+            "insights": list(monitoring_selectors.insight_history(buyer=buyer)),
+            "insight_form": InsightForm(),
         },
     )
 

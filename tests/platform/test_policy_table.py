@@ -57,6 +57,7 @@ HANDLE_CLAIMS = "handle claims, record the primary's settlement, compute and pro
 APPROVE_INDEMNITY = "approve an indemnity above the handler's authority"
 DECLARE_CLAIMS = "declare a claim, add invoices and documents"
 CLAIM_DOCUMENTS = "add a supporting document to a claim"
+INSIGHTS = "publish an insight on a buyer (seen by exposed policyholders only)"
 
 # DESIGN §3, "Who may do what". Insurer admin may do everything an insurer role may; the broker
 # is the one mandated for alice (its scope holds only alice); "inactive" and "no_organisation"
@@ -155,6 +156,11 @@ TABLE: dict[str, Row] = {
             policy.can_watch_portfolio,
         ),
         Row(
+            INSIGHTS,
+            frozenset({"arbiter", "senior_arbiter", "admin"}),
+            policy.can_publish_insights,
+        ),
+        Row(
             DECLARE_CLAIMS,
             frozenset({"credit_manager", "org_admin", "broker"}),
             policy.can_declare_claims,
@@ -203,6 +209,7 @@ MAY: dict[str, str] = {
     "countersign_indemnity": APPROVE_INDEMNITY,
     "declare_claims": DECLARE_CLAIMS,
     "watch_portfolio": "watch the portfolio",
+    "publish_insights": INSIGHTS,
     # Resuming a request held for collective proceedings is part of deciding it.
     "resume_requests": "decide requests",
 }
@@ -664,6 +671,14 @@ WRITES: list[Write] = [
         lambda o, u: (reverse("monitoring_import"), {"kind": "bodacc", "file": _bodacc_file()}),
     ),
     Write(
+        "buyer_insight_publish",
+        INSIGHTS,
+        lambda o, u: (
+            reverse("buyer_insight_publish", args=[new_buyer().pk]),
+            {"assessment": "Trésorerie tendue.", "outlook": "negative"},
+        ),
+    ),
+    Write(
         "guarantee_change",
         "reduce or cancel a guarantee",
         lambda o, u: (
@@ -1022,6 +1037,15 @@ WRITES: list[Write] = [
         api=True,
     ),
     # --- monitoring API -------------------------------------------------------------------------
+    Write(
+        "insight-list",
+        INSIGHTS,
+        lambda o, u: (
+            reverse("insight-list"),
+            {"buyer": str(new_buyer().pk), "assessment": "Trésorerie tendue.", "outlook": "stable"},
+        ),
+        api=True,
+    ),
     Write(
         "health-file-list",
         "import buyer-health data",

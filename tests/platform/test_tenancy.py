@@ -261,6 +261,7 @@ def test_the_walker_finds_the_object_routes() -> None:
         "guarantee-request-detail",
         "guarantee-request-decide",
         "guarantee-reduce",
+        "buyer_insight_publish",
     } <= names
 
 
