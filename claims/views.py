@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -43,7 +43,7 @@ from portal import policy
 from portal import selectors as portal_selectors
 from portal.errors import DomainError
 from portal.forms import apply_domain_error
-from portal.http import page_user
+from portal.http import page_user, stored_file_download
 from portal.policy import page_requires
 from underwriting import selectors as underwriting_selectors
 from underwriting.models import Buyer, Contract
@@ -371,16 +371,9 @@ def claim_document(request: HttpRequest, claim_id: UUID, document_id: UUID) -> H
     was recognised at upload, never sniffed by the browser."""
     claim = _claim(claim_id)
     document = get_object_or_404(ClaimDocument.objects.filter(claim=claim), pk=document_id)
-    try:
-        with document.file.open("rb") as stored:
-            content = stored.read()
-    except FileNotFoundError:
-        raise Http404 from None  # the row outlived its file (a restored database)
-    response = HttpResponse(content, content_type=document.content_type)
-    response["Content-Disposition"] = _disposition(attachment=True, filename=document.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file_download(
+        document.file, name=document.name, content_type=document.content_type
+    )
 
 
 @readers

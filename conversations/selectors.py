@@ -214,3 +214,74 @@ def assignment_history(policyholder: Organisation) -> QuerySet[ArbiterAssignment
     return ArbiterAssignment.objects.filter(policyholder=policyholder).select_related(
         "arbiter", "set_by"
     )
+
+
+def threads_linked(user: User, **link: Any) -> QuerySet[Thread]:
+    """The threads this user may open about one object (`buyer=`, `request=`, `study=`,
+    `claim=`), latest first: shown on that object's page."""
+    wanted = {name: value for name, value in link.items() if value is not None}
+    if not wanted or not policy.can_use_conversations(user):
+        return Thread.objects.none()
+    return threads_for(user).filter(**wanted).order_by(F("last_message_at").desc(nulls_last=True))
+
+
+def read_receipts(thread: Thread, messages: list[Any]) -> dict[Any, list[User]]:
+    """For each message, who among the thread's other participants has read it (their
+    `read_until` is no earlier than the message)."""
+    people = {user.pk: user for user in participants(thread)}
+    reads = list(
+        ThreadRead.objects.filter(thread=thread, user_id__in=list(people)).values_list(
+            "user_id", "read_until"
+        )
+    )
+    return {
+        message.pk: [
+            people[user_id]
+            for user_id, read_until in reads
+            if user_id != message.author_id and read_until >= message.created_at
+        ]
+        for message in messages
+    }
+
+
+def clients_in_charge(user: User) -> list[UUID]:
+    """The policyholders an insurer user answers for now (dedicated arbiter or stand-in)."""
+    ids = list(Organisation.objects.filter(kind="policyholder").values_list("pk", flat=True))
+    return [pk for pk, arbiters in arbiters_in_charge(ids).items() if user.pk in arbiters]
+
+
+def joinable_threads(user: User, query: str) -> QuerySet[Thread]:
+    """Other clients' threads matching a search, which insurer staff may join (the back
+    office's "all threads" search)."""
+    if not query or not policy.can_join_threads(user):
+        return Thread.objects.none()
+    mine = threads_for(user).values("pk")
+    return (
+        Thread.objects.filter(Q(subject__icontains=query) | Q(messages__body__icontains=query))
+        .exclude(pk__in=mine)
+        .select_related("policyholder")
+        .distinct()
+        .order_by(F("last_message_at").desc(nulls_last=True))[:50]
+    )
+
+
+def unread_badge(user: User) -> int:
+    """`unread_count` in one query, for the header of every page: the same threads (an insurer
+    user's: the clients whose dedicated arbiter or stand-in it is now, and those it joined)."""
+    threads = Thread.objects.filter(last_message_at__isnull=False)
+    if policy.is_insurer_staff(user):
+        now = timezone.now()
+        stand_in = ArbiterAssignment.objects.filter(
+            policyholder=OuterRef("policyholder"),
+            arbiter=user,
+            kind=AssignmentKind.STAND_IN,
+            starts_at__lte=now,
+        ).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        joined = ThreadMember.objects.filter(user=user, thread=OuterRef("pk"))
+        threads = threads.filter(
+            Q(policyholder__dedicated_arbiter=user) | Exists(stand_in) | Exists(joined)
+        )
+    read = ThreadRead.objects.filter(
+        thread=OuterRef("pk"), user=user, read_until__gte=OuterRef("last_message_at")
+    )
+    return threads.exclude(Exists(read)).count()

@@ -18,9 +18,17 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         # Called by the template that shows the badge, so htmx partials count nothing.
         return unread_notification_count(user=user)
 
+    @cache
+    def unread_threads() -> int:
+        # The "Messages" link's badge: threads with a message this user has not read.
+        from conversations.selectors import unread_badge
+
+        return unread_badge(user)
+
     return {
         "home_url_name": role_home(user),
         "current_organisation": user.organisation,
         "may": May(user),
         "unread_notifications": unread_notifications,
+        "unread_threads": unread_threads,
     }

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from billing import api as billing_api
 from claims import api as claims_api
+from conversations import api as conversations_api
 from monitoring import api as monitoring_api
 from portal import api as portal_api
 from studies import api as studies_api
@@ -17,6 +18,7 @@ billing_api.register(router)
 studies_api.register(router)
 claims_api.register(router)
 monitoring_api.register(router)
+conversations_api.register(router)
 
 urlpatterns = [
     path("auth/token/", portal_api.ObtainTokenView.as_view(), name="api-token"),

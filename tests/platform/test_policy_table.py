@@ -58,6 +58,20 @@ APPROVE_INDEMNITY = "approve an indemnity above the handler's authority"
 DECLARE_CLAIMS = "declare a claim, add invoices and documents"
 CLAIM_DOCUMENTS = "add a supporting document to a claim"
 INSIGHTS = "publish an insight on a buyer (seen by exposed policyholders only)"
+CONVERSE = "read and write in a policyholder's conversation space"
+JOIN_THREADS = "join a client's conversation thread"
+ASSIGN_ARBITERS = "assign dedicated arbiters"
+
+
+def _writes_in_alices_space(user: Any) -> bool:
+    """Her users and mandated broker (the scope); of the insurer, the arbiter in charge of her
+    (dedicated or stand-in): the world's arbiter. Others join a thread first (JOIN_THREADS)."""
+    from conversations.selectors import clients_in_charge
+
+    if not policy.can_use_conversations(user):
+        return False
+    return not policy.is_insurer_staff(user) or bool(clients_in_charge(user))
+
 
 # DESIGN §3, "Who may do what". Insurer admin may do everything an insurer role may; the broker
 # is the one mandated for alice (its scope holds only alice); "inactive" and "no_organisation"
@@ -186,6 +200,13 @@ TABLE: dict[str, Row] = {
         Row("read claims in the back office", INSURER, policy.is_insurer_staff),
         Row("read decisions' internal notes", INSURER, policy.can_read_internal_notes),
         Row("use the Django admin site", frozenset({"admin"}), policy.can_use_admin_site),
+        Row(
+            CONVERSE,
+            frozenset({*POLICYHOLDER_ROLES, "broker", "arbiter"}),
+            _writes_in_alices_space,
+        ),
+        Row(JOIN_THREADS, INSURER, policy.can_join_threads),
+        Row(ASSIGN_ARBITERS, frozenset({"admin"}), policy.can_assign_arbiters),
     )
 }
 
@@ -210,6 +231,9 @@ MAY: dict[str, str] = {
     "declare_claims": DECLARE_CLAIMS,
     "watch_portfolio": "watch the portfolio",
     "publish_insights": INSIGHTS,
+    "assign_arbiters": ASSIGN_ARBITERS,
+    # The inbox is the arbiters' work queue for their clients' questions.
+    "see_inbox": "work the arbiter queue",
     # Resuming a request held for collective proceedings is part of deciding it.
     "resume_requests": "decide requests",
 }
@@ -516,6 +540,24 @@ def alices_claim(objects: Objects, stage: ClaimStage) -> Any:
         return claim
 
     return objects._once(f"claim-{stage}", build)
+
+
+def alices_thread(objects: Objects) -> Any:
+    """A thread in alice's space, asked by her credit manager."""
+
+    def build() -> Any:
+        from conversations import services as conversation_services
+
+        actor = objects.world.alice.credit_manager
+        with acting_as(actor):
+            return conversation_services.thread_start(
+                policyholder=objects.world.alice.organisation,
+                subject="Question",
+                body="Pouvez-vous revoir la limite ?",
+                actor=actor,
+            )
+
+    return objects._once("thread", build)
 
 
 def _claim_action(
@@ -1096,6 +1138,48 @@ WRITES: list[Write] = [
         api=True,
         multipart=True,
     ),
+    # --- conversations --------------------------------------------------------------------------
+    Write(
+        "thread_new",
+        CONVERSE,
+        lambda o, u: (
+            reverse("thread_new"),
+            {"policyholder": str(o.world.alice.organisation.pk), "subject": "Q", "body": "?"},
+        ),
+    ),
+    Write(
+        "message_new",
+        CONVERSE,
+        lambda o, u: (reverse("message_new", args=[alices_thread(o).pk]), {"body": "Réponse"}),
+    ),
+    Write(
+        "thread_join",
+        JOIN_THREADS,
+        lambda o, u: (reverse("thread_join", args=[alices_thread(o).pk]), {}),
+    ),
+    Write(
+        "client_arbiter",
+        ASSIGN_ARBITERS,
+        lambda o, u: (
+            reverse("client_arbiter", args=[o.world.alice.organisation.pk]),
+            {"action": "assign", "assign-arbiter": o.world.staff["senior_arbiter"].pk},
+        ),
+    ),
+    Write(
+        "thread-list",
+        CONVERSE,
+        lambda o, u: (
+            reverse("thread-list"),
+            {"policyholder": str(o.world.alice.organisation.pk), "subject": "Q", "body": "?"},
+        ),
+        api=True,
+    ),
+    Write(
+        "thread-messages",
+        CONVERSE,
+        lambda o, u: (reverse("thread-messages", args=[alices_thread(o).pk]), {"body": "Réponse"}),
+        api=True,
+    ),
     # --- claims, the policyholder's pages -------------------------------------------------------
     Write(
         "claim_new",
@@ -1157,6 +1241,7 @@ def _fingerprint(world: World) -> dict[str, Any]:
     """What a refused write must leave untouched."""
     from billing.models import BillingRun, Invoice
     from claims.models import Claim, ClaimMovement
+    from conversations.models import ArbiterAssignment, Message, ThreadMember
 
     with insurer_scope():
         return {
@@ -1174,6 +1259,9 @@ def _fingerprint(world: World) -> dict[str, Any]:
             ),
             "claims": sorted((str(c.pk), c.status, c.handler_id) for c in Claim.objects.all()),
             "claim_movements": ClaimMovement.objects.count(),
+            "messages": Message.objects.count(),
+            "thread_members": ThreadMember.objects.count(),
+            "assignments": ArbiterAssignment.objects.count(),
         }
 
 
@@ -1239,6 +1327,7 @@ GATED_PAGES: dict[str, str] = {
     "claim_export": "read claims in the back office",
     "monitoring": "watch the portfolio",
     "monitoring_import": "import buyer-health data",
+    "inbox": "work the arbiter queue",
 }
 
 

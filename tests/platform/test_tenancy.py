@@ -125,6 +125,35 @@ def tenant_claim_document(world: World, tenant: Tenant) -> Any:
         )
 
 
+_THREADS: dict[tuple[int, Any], Any] = {}
+
+
+def tenant_thread(world: World, tenant: Tenant) -> Any:
+    """A thread in the tenant's conversation space, its first message with a PDF attached."""
+    from conversations import services as conversation_services
+
+    key = (id(world), tenant.organisation.pk)
+    if key not in _THREADS:
+        actor = tenant.credit_manager
+        with acting_as(actor):
+            _THREADS[key] = conversation_services.thread_start(
+                policyholder=tenant.organisation,
+                subject="Question",
+                body="Pouvez-vous revoir la limite ?",
+                actor=actor,
+                attachments=[
+                    conversation_services.AttachmentInput("bilan.pdf", b"%PDF-1.4\n%%EOF\n")
+                ],
+            )
+    return _THREADS[key]
+
+
+def tenant_attachment(world: World, tenant: Tenant) -> Any:
+    from conversations.models import Attachment
+
+    return Attachment.objects.filter(message__thread=tenant_thread(world, tenant)).get().pk
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     "contract_id": lambda world, tenant: tenant.contract.pk,
@@ -188,6 +217,11 @@ OBJECTS: dict[str, ObjectFor] = {
         f"claim-{name}:pk": (lambda world, tenant: tenant_claim(world, tenant).pk)
         for name in ("detail", "invoices", "invoices-upload", "documents")
     },
+    # conversations: a thread of the tenant's space and its attachment (pages and API)
+    "thread_id": lambda world, tenant: tenant_thread(world, tenant).pk,
+    "attachment_id": tenant_attachment,
+    "thread-detail:pk": lambda world, tenant: tenant_thread(world, tenant).pk,
+    "thread-messages:pk": lambda world, tenant: tenant_thread(world, tenant).pk,
 }
 
 
