@@ -141,8 +141,10 @@ def thread_start(
     if policyholder.kind != OrganisationKind.POLICYHOLDER:
         raise NotFound(_("Introuvable."))
     if policy.is_insurer_staff(actor):
+        # The insurer opens a thread only with a client it is in charge of (dedicated arbiter
+        # or stand-in); other staff join the client's threads.
         in_charge = selectors.arbiters_in_charge([policyholder.pk])[policyholder.pk]
-        if actor.pk not in in_charge and not policy.can_join_threads(actor):
+        if actor.pk not in in_charge:
             raise Forbidden()
     subject = subject.strip()
     if not subject:
@@ -165,10 +167,6 @@ def thread_start(
         study=links.study,
         claim=links.claim,
     )
-    if policy.is_insurer_staff(actor):
-        in_charge = selectors.arbiters_in_charge([policyholder.pk])[policyholder.pk]
-        if actor.pk not in in_charge:
-            ThreadMember.objects.create(policyholder=policyholder, thread=thread, user=actor)
     message = _write(thread, body=text, actor=actor, checked=checked)
     event_record(
         action=ConversationEvent.THREAD_STARTED,

@@ -49,5 +49,5 @@ def test_the_demo_world_is_believable_and_idempotent(db: None) -> None:
     assert first["guarantees"] and first["requests"]
     assert len(first["invoices"]) == 4  # last month billed once, one invoice per contract
     assert first["alerts"] and first["messages"]
-    assert sorted(status for _pk, status in first["claims"]) == ["declared", "paid"]
+    assert sorted(str(status) for _pk, status in first["claims"]) == ["declared", "paid"]
     assert all(siren.is_valid(str(row[1])) for row in first["buyers"])  # row: (pk, siren, grade)

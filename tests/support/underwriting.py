@@ -53,12 +53,14 @@ class TenantObjects:
     buyer: Buyer
 
 
-_OBJECTS: dict[tuple[int, str], TenantObjects] = {}
+# Keyed by the tenant's organisation (a fresh uuid per test), never by `id(world)`: a world's
+# id is reused once it is garbage-collected, and a stale entry would name rolled-back rows.
+_OBJECTS: dict[object, TenantObjects] = {}
 
 
 def objects_for(world: World, tenant: Tenant) -> TenantObjects:
     """An open request and a guarantee in force for `tenant`, built once per world."""
-    key = (id(world), tenant.organisation.name)
+    key = tenant.organisation.pk
     if key not in _OBJECTS:
         buyer = BuyerFactory.create()
         granted = submit(tenant, buyer)
