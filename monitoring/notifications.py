@@ -175,7 +175,15 @@ def alert_raised(item: Recorded, audience: Audience) -> Iterable[Message]:
             else _link("alerts")
         )
         for user in [*audience.users[policyholder_id], *audience.brokers[policyholder_id]]:
-            messages.append(Message(recipient=user, subject=subject, body=body, link=link))
+            messages.append(
+                Message(
+                    recipient=user,
+                    subject=subject,
+                    body=body,
+                    link=link,
+                    policyholder_id=policyholder_id,
+                )
+            )
         for arbiter in [
             *audience.arbiters[policyholder_id],
             *audience.assigned[(policyholder_id, alert.buyer_id)],
@@ -276,5 +284,13 @@ def insight_published(item: Recorded, audience: InsightAudience) -> Iterable[Mes
         )
         # A broker of two exposed clients hears once (the event's deliveries are per person).
         for user in audience.parties[policyholder_id]:
-            messages.append(Message(recipient=user, subject=subject, body=body, link=link))
+            messages.append(
+                Message(
+                    recipient=user,
+                    subject=subject,
+                    body=body,
+                    link=link,
+                    policyholder_id=policyholder_id,
+                )
+            )
     return messages

@@ -51,6 +51,9 @@ class Message:
     # Messages with the same key ("thread:<id>") are e-mailed together: at most one e-mail per
     # key per recipient per `OUTBOX_BATCH_WINDOW` (the in-app notifications stay one each).
     batch_key: str = ""
+    # The policyholder the message is about, when not the event's (an alert is recorded once
+    # for every exposed policyholder): it bounds who may still read it (`portal.selectors`).
+    policyholder_id: Any = None
 
 
 Notifier = Callable[[Recorded, Any], Iterable[Message]]
@@ -148,10 +151,12 @@ def events_record_bulk(
 _NOTIFY = f"""
 WITH notified AS (
     INSERT INTO {Notification._meta.db_table}
-           (event_id, recipient_id, subject, body, link, batch_key, created_at)
-    SELECT u.event_id, u.recipient_id, u.subject, u.body, u.link, u.batch_key, clock_timestamp()
-      FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
-           AS u (event_id, recipient_id, subject, body, link, batch_key)
+           (event_id, recipient_id, subject, body, link, batch_key, policyholder_id, created_at)
+    SELECT u.event_id, u.recipient_id, u.subject, u.body, u.link, u.batch_key, u.policyholder_id,
+           clock_timestamp()
+      FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+                  %s::uuid[])
+           AS u (event_id, recipient_id, subject, body, link, batch_key, policyholder_id)
     RETURNING id, event_id, recipient_id, batch_key
 )
 INSERT INTO {Delivery._meta.db_table}
@@ -170,8 +175,8 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
     if registration is None or not recorded:
         return
     context = registration.prepare(recorded) if registration.prepare else None
-    # event, recipient, subject, body, link, batch key
-    rows: tuple[list[Any], ...] = ([], [], [], [], [], [])
+    # event, recipient, subject, body, link, batch key, policyholder
+    rows: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
     for item in recorded:
         seen: set[int] = set()
         for message in registration.notifier(item, context):
@@ -190,6 +195,7 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
                     message.body,
                     message.link,
                     message.batch_key,
+                    message.policyholder_id or item.event.policyholder_id,
                 ),
                 strict=True,
             ):

@@ -189,6 +189,11 @@ class Notification(models.Model):
         related_name="notifications",
     )
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    # The policyholder it is about, if any: a recipient sees it only while that policyholder is
+    # in its scope (a broker whose mandate ended no longer reads that client's notifications).
+    policyholder = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     link = models.CharField(max_length=300, blank=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 
@@ -43,13 +43,25 @@ def policyholders_for_backoffice(*, user: User) -> QuerySet[Organisation]:
     )
 
 
+def _notifications(user: User) -> QuerySet[Notification]:
+    """The user's notifications about what its scope shows now: one about a policyholder
+    outside it (a broker's ended mandate) is no longer shown."""
+    notifications = Notification.objects.filter(recipient=user)
+    ids = active_policyholder_scope()
+    if ids is not None:
+        notifications = notifications.filter(
+            Q(policyholder__isnull=True) | Q(policyholder_id__in=ids)
+        )
+    return notifications
+
+
 def notifications_for(*, user: User, limit: int = 50) -> QuerySet[Notification]:
-    return Notification.objects.filter(recipient=user)[:limit]
+    return _notifications(user)[:limit]
 
 
 def unread_notification_count(*, user: User) -> int:
-    """The header's badge: one COUNT on the recipient's unread rows."""
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    """The header's badge: one COUNT on the recipient's unread rows in its scope."""
+    return _notifications(user).filter(read_at__isnull=True).count()
 
 
 def arbiters(*, organisation_id: UUID | None) -> QuerySet[User]:
