@@ -41,6 +41,7 @@ from underwriting.serializers import (
     CoverageSerializer,
     DecideSerializer,
     GuaranteeCancelSerializer,
+    GuaranteeQuerySerializer,
     GuaranteeReduceSerializer,
     GuaranteeRequestSerializer,
     GuaranteeSerializer,
@@ -316,19 +317,25 @@ class GuaranteeRequestViewSet(ScopedReadOnlyViewSet):
         return Response(self.get_serializer(self.get_object()).data)
 
 
+@extend_schema_view(list=extend_schema(parameters=[GuaranteeQuerySerializer]))
 class GuaranteeViewSet(ScopedReadOnlyViewSet):
-    """Guarantee periods. Filters: `buyer`, `contract`, `in_force=true` (today)."""
+    """Guarantee periods. Filters: `buyer`, `contract`, `in_force=true` (today); a bad value is
+    a 400 naming the parameter."""
 
     serializer_class = GuaranteeSerializer
 
     def scoped_queryset(self) -> QuerySet[Any]:
-        params = self.request.query_params
         queryset = Guarantee.objects.select_related("buyer")
-        if params.get("in_force") in {"true", "1"}:
+        if self.action != "list":
+            return queryset
+        query = GuaranteeQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        if data.get("in_force"):
             queryset = selectors.guarantees_in_force().select_related("buyer")
         for name in ("buyer", "contract"):
-            if params.get(name):
-                queryset = queryset.filter(**{name: params[name]})
+            if data.get(name):
+                queryset = queryset.filter(**{name: data[name]})
         return queryset.order_by("buyer__name", "period", "id")
 
     @extend_schema(request=GuaranteeReduceSerializer, responses=GuaranteeSerializer)

@@ -269,6 +269,14 @@ class RequestQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=["due"], required=False)
 
 
+class GuaranteeQuerySerializer(serializers.Serializer):
+    buyer = serializers.UUIDField(required=False)
+    contract = serializers.UUIDField(required=False)
+    in_force = serializers.BooleanField(
+        required=False, help_text="Only the periods in force today."
+    )
+
+
 class CoverageQuerySerializer(serializers.Serializer):
     contract = serializers.UUIDField(required=False)
     buyer = serializers.UUIDField()
