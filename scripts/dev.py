@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -54,6 +55,24 @@ def ensure_venv() -> None:
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, *requirements], check=True)
     stamp.write_text(digest)
+
+
+def local_secret_key(path: Path = VAR / "secret_key") -> str:
+    """This machine's secret key: generated once, kept readable by its owner only, reused."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # Another run wrote it first: read theirs.
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(50))
+    path.chmod(0o600)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it to generate a new secret key")
+    return key
 
 
 def free_port() -> int:
@@ -246,6 +265,8 @@ def manage(*args: str) -> None:
 def run_platform() -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
     os.environ.setdefault("UNLOCKPLUS_SECURE", "false")
+    # Web, worker and beat inherit it: sessions and signed links survive a restart.
+    os.environ.setdefault("DJANGO_SECRET_KEY", local_secret_key())
     manage("migrate", "--noinput")
     manage("seed_demo")
     port = os.environ.get("PORT", "8000")
@@ -317,6 +338,9 @@ def run_tests(args: list[str]) -> int:
 
 
 def run_bench(args: list[str]) -> int:
+    # Benchmarks run with DEBUG off, i.e. production's settings, on this machine.
+    os.environ.setdefault("DJANGO_SECRET_KEY", local_secret_key())
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
     manage("migrate", "--noinput")
     return subprocess.run(
         [str(PYTHON), "-m", "benchmarks", *args], cwd=ROOT, check=False

@@ -1,11 +1,13 @@
 """One settings module, driven by environment variables (see README "Configuration")."""
 
 import os
+import sys
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,11 +18,29 @@ os.environ.setdefault("SOURCE_DATE_EPOCH", "315532800")
 env = environ.Env()
 
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY: str = env.str(
-    "DJANGO_SECRET_KEY",
-    default="dev-only-insecure-key-change-me-in-production-0123456789abcdefghijkl",
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789abcdefghijkl"  # noqa: S105
+# Keys published with the project (here and once in docker-compose.yml): anyone can sign
+# sessions and password-reset links with them.
+PUBLIC_SECRET_KEYS = frozenset(
+    {DEV_SECRET_KEY, "change-me-change-me-change-me-change-me-change-me-0123"}
 )
-ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default="").strip()
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or DEV_SECRET_KEY
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1"]
+elif "mypy" not in sys.modules:
+    # Without DEBUG the settings are production's: no fallback may sign anything. (The type
+    # checker's Django plugin imports this module to read it, never to serve: it is let through.)
+    if not SECRET_KEY or SECRET_KEY in PUBLIC_SECRET_KEYS:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a long random value when DJANGO_DEBUG is off "
+            "(the published development key is refused)."
+        )
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "DJANGO_ALLOWED_HOSTS must list the served host names when DJANGO_DEBUG is off."
+        )
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
@@ -36,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
     "axes",
@@ -124,6 +145,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Password reset throttling: at most this many requests per address and per IP in a window
+# (counted in the cache); over it, the same page and no e-mail.
+PASSWORD_RESET_THROTTLE_PER_ADDRESS: int = env.int("PASSWORD_RESET_THROTTLE_PER_ADDRESS", default=3)
+PASSWORD_RESET_THROTTLE_PER_IP: int = env.int("PASSWORD_RESET_THROTTLE_PER_IP", default=10)
+PASSWORD_RESET_THROTTLE_WINDOW_SECONDS: int = env.int(
+    "PASSWORD_RESET_THROTTLE_WINDOW_SECONDS", default=60 * 60
+)
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
@@ -224,6 +252,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Top-up trade credit insurance: requests, guarantees, coverage, invoices.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files: the CSP allows no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "InvoiceKindEnum": "billing.models.InvoiceKind",
         "ClaimStatusEnum": "claims.models.ClaimStatus",
