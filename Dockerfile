@@ -9,7 +9,7 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt
 COPY . .
-RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput
+RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=build-only python manage.py collectstatic --noinput
 RUN useradd --create-home unlockplus && mkdir -p var/media && chown -R unlockplus var
 USER unlockplus
 EXPOSE 8000
