@@ -1,12 +1,13 @@
-"""Portal tasks: the outbox dispatcher and the beat heartbeat. Tasks take ids."""
+"""Portal tasks: the outbox dispatcher, the password reset e-mail and the beat heartbeat."""
 
 from __future__ import annotations
 
 import logging
+from smtplib import SMTPException
 
 from celery import shared_task
 
-from portal import outbox
+from portal import outbox, password_reset
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +29,17 @@ def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
 def deliveries_sweep() -> int:
     """Beat, every few seconds: send what a lost kick (broker down, process killed) left."""
     return outbox.deliveries_dispatch(delivery_ids=outbox.deliveries_pending())
+
+
+@shared_task(
+    autoretry_for=(OSError, SMTPException),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+)
+def password_reset_send(*, email: str) -> int:
+    """Kicked after the reset request; takes the address, not a user id, so that the request
+    never looks the account up (its timing would tell whether it exists). An SMTP outage is
+    retried with backoff; acks_late keeps the task through a killed worker."""
+    return password_reset.password_reset_send_email(email=email)

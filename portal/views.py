@@ -1,13 +1,17 @@
-"""Home pages per role, the policyholder overview, notifications and the health check."""
+"""Home pages per role, the policyholder overview, notifications, the health check and the
+password reset request."""
 
 from __future__ import annotations
 
 import redis
+from axes.helpers import get_client_ip_address
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -16,6 +20,7 @@ from django.views.decorators.http import require_GET
 from portal import policy, selectors
 from portal.http import page_user
 from portal.models import Notification
+from portal.password_reset import password_reset_request
 from portal.policy import page_requires, role_home
 from underwriting.models import Contract
 
@@ -23,6 +28,18 @@ from underwriting.models import Contract
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return redirect(role_home(page_user(request)))
+
+
+class PasswordResetRequestView(auth_views.PasswordResetView):
+    """Django's reset form, whose e-mail leaves from a task: the same answer, at once, whether
+    the address is known, unknown or throttled."""
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        password_reset_request(
+            email=form.cleaned_data["email"],
+            ip=get_client_ip_address(self.request) or "unknown",
+        )
+        return HttpResponseRedirect(self.get_success_url())
 
 
 @login_required
