@@ -25,7 +25,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scopes_disabled
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from stdnum import luhn
 
 from benchmarks.registry import Figure, benchmark, percentile, summary, timed_ms
@@ -251,11 +251,11 @@ def _coverage_under_load() -> Iterator[Figure]:
             .first()
         )
         user = User.objects.get(username="credit.distrilog@demo.unlockplus.fr")
-        token, _ = Token.objects.get_or_create(user=user)
+        _, token = AuthToken.objects.create(user=user)
     if guarantee is None:
         raise RuntimeError("the demo world has no guarantee to check coverage on")
     coverage = f"/api/v1/coverage/?buyer={guarantee.buyer_id}&order_amount=25000"
-    auth = {"Authorization": f"Token {token.key}", "Host": "127.0.0.1"}
+    auth = {"Authorization": f"Token {token}", "Host": "127.0.0.1"}
     clients, per_client = 50, 40
 
     def run(port: int) -> Iterator[Figure]:

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import authenticate
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.views import APIView
 
-from portal import policy, selectors
+from portal import policy, selectors, services
 from portal.api_base import ScopedReadOnlyViewSet, TenantScopedAPIMixin, api_user
+from portal.authentication import TokenAuthentication
 from portal.models import Organisation, User
 from underwriting import services as underwriting_services
 from underwriting.models import Contract
@@ -111,8 +114,65 @@ class ContractViewSet(ScopedReadOnlyViewSet):
         return self._end(request, underwriting_services.contract_suspend)
 
 
-class ObtainTokenView(ObtainAuthToken):
-    """Exchange a username and password for an API token (login throttling applies)."""
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = authenticate(
+            request=self.context["request"], username=attrs["username"], password=attrs["password"]
+        )
+        if user is None:
+            raise serializers.ValidationError(
+                _("Impossible de se connecter avec ces identifiants."), code="authorization"
+            )
+        attrs["user"] = user
+        return attrs
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once: only its hash is stored.")
+    expiry = serializers.DateTimeField(allow_null=True)
+
+
+class ObtainTokenView(APIView):
+    """Exchange a username and password for an API token (login throttling applies). Each
+    call issues a new token (one per device); it expires after `API_TOKEN_TTL_HOURS`."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    serializer_class = TokenRequestSerializer
+
+    @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = TokenRequestSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token, expiry = services.api_token_issue(user=serializer.validated_data["user"])
+        return Response(TokenSerializer({"token": token, "expiry": expiry}).data)
+
+
+class LogoutView(APIView):
+    """Revoke the token this request is authenticated with."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Revoke every token of the authenticated user (every device)."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        services.api_tokens_revoke_all(user_id=api_user(request).pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def register(router: BaseRouter) -> None:

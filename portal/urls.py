@@ -24,6 +24,17 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("bench/bare", views.bare_json, name="bench_bare"),
+    path("account/tokens/", views.account_tokens, name="account_tokens"),
+    path(
+        "account/tokens/revoke-all/",
+        views.account_tokens_revoke_all,
+        name="account_tokens_revoke_all",
+    ),
+    path(
+        "account/tokens/<str:token_key>/revoke/",
+        views.account_token_revoke,
+        name="account_token_revoke",
+    ),
     path("no-organisation/", views.no_organisation, name="no_organisation"),
     path("portal/", views.dashboard, name="dashboard"),
     path("broker/", views.broker_clients, name="broker_clients"),

@@ -11,13 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from knox.models import AuthToken
 
-from portal import policy, selectors
+from portal import policy, selectors, services
 from portal.http import page_user
 from portal.models import Notification
 from portal.password_reset import password_reset_request
@@ -117,6 +118,30 @@ def notifications(request: HttpRequest) -> HttpResponse:
     if unread:
         Notification.objects.filter(pk__in=unread, recipient=user).update(read_at=timezone.now())
     return render(request, "portal/notifications.html", {"notifications": shown})
+
+
+@login_required
+@require_GET
+def account_tokens(request: HttpRequest) -> HttpResponse:
+    """The user's own API tokens (created, expiry, a short prefix: never the key)."""
+    user = page_user(request)
+    tokens = AuthToken.objects.filter(user=user).order_by("-created")
+    return render(request, "portal/tokens.html", {"tokens": tokens})
+
+
+@login_required
+@require_POST
+def account_token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
+    if not services.api_token_revoke(user=page_user(request), token_key=token_key):
+        raise Http404
+    return redirect("account_tokens")
+
+
+@login_required
+@require_POST
+def account_tokens_revoke_all(request: HttpRequest) -> HttpResponse:
+    services.api_tokens_revoke_all(user_id=page_user(request).pk)
+    return redirect("account_tokens")
 
 
 @never_cache

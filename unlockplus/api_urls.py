@@ -22,6 +22,8 @@ conversations_api.register(router)
 
 urlpatterns = [
     path("auth/token/", portal_api.ObtainTokenView.as_view(), name="api-token"),
+    path("auth/logout/", portal_api.LogoutView.as_view(), name="api-logout"),
+    path("auth/logout-all/", portal_api.LogoutAllView.as_view(), name="api-logout-all"),
     path("me/", portal_api.MeView.as_view(), name="api-me"),
     *router.urls,
 ]

@@ -276,6 +276,11 @@ NOT_BUSINESS_ACTIONS = {
     "study_invitation",
     "set_language",
     "api-token",
+    "api-logout",
+    "api-logout-all",
+    # A user's own API tokens (tests/portal/test_api_tokens.py).
+    "account_token_revoke",
+    "account_tokens_revoke_all",
 }
 # Read pages written as plain function views: they accept a POST but treat it as a GET (no
 # write). Listed so that a new route has to be placed in the table or here, knowingly.

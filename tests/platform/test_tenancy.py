@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django_scopes import ScopeError
 
+from portal.models import Role
 from tests.support.clients import client_for
 from tests.support.scopes import acting_as, scope_of
 from tests.support.underwriting import objects_for
@@ -154,8 +155,17 @@ def tenant_attachment(world: World, tenant: Tenant) -> Any:
     return Attachment.objects.filter(message__thread=tenant_thread(world, tenant)).get().pk
 
 
+def tenant_api_token_key(tenant: Tenant) -> str:
+    from knox.models import AuthToken
+
+    instance, _ = AuthToken.objects.create(user=tenant.users[Role.CREDIT_MANAGER])
+    return str(instance.token_key)
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
+    # an API token of one of the tenant's users (the tokens page revokes one's own only)
+    "token_key": lambda world, tenant: tenant_api_token_key(tenant),
     "contract_id": lambda world, tenant: tenant.contract.pk,
     "policyholder-detail:pk": lambda world, tenant: tenant.organisation.pk,
     **{
@@ -347,10 +357,10 @@ def test_lists_show_only_the_callers_rows(world: World) -> None:
 
 def test_token_authenticated_api_calls_are_scoped_too(world: World) -> None:
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
-    token = Token.objects.create(user=world.bob.credit_manager)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = AuthToken.objects.create(user=world.bob.credit_manager)
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(f"/api/v1/contracts/{world.alice.contract.pk}/").status_code == 404
     own = client.get(f"/api/v1/contracts/{world.bob.contract.pk}/")
     assert own.status_code == 200

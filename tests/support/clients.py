@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from portal.models import User
 from tests.support.factories import PASSWORD
@@ -18,5 +18,5 @@ def client_for(user: User) -> Client:
 
 
 def token_client(user: User) -> Client:
-    token, _ = Token.objects.get_or_create(user=user)
-    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = AuthToken.objects.create(user=user)
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
