@@ -66,9 +66,7 @@ def stand_in_now(policyholder: Organisation) -> ArbiterAssignment | None:
 
 
 def insurer_may_open(user: User, thread: Thread) -> bool:
-    if thread.policyholder_id in {None}:
-        return False
-    in_charge = arbiters_in_charge([thread.policyholder_id]).get(thread.policyholder_id, set())
+    in_charge = arbiters_in_charge([thread.policyholder_id])[thread.policyholder_id]
     return user.pk in in_charge or ThreadMember.objects.filter(thread=thread, user=user).exists()
 
 

@@ -4,12 +4,19 @@ thousands of rows). Runs in the caller's transaction and scope (row-level securi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
 CHUNK = 20_000
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = 10_000) -> Iterator[Sequence[T]]:
+    """`items` in consecutive slices of at most `size` (bounded statements for large sets)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def rows_update(

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 from uuid import UUID
 
 from django.db.models import Sum
@@ -21,18 +20,11 @@ from django_scopes import scopes_disabled
 
 from monitoring.events import MonitoringEvent
 from monitoring.models import Alert, AlertExposure, AlertRule
+from portal.bulk import chunks
 from portal.events import events_record_bulk
 from portal.models import User
 from portal.timeutils import business_today
 from underwriting.models import OPEN_STATUSES, Guarantee, GuaranteeRequest
-
-CHUNK = 10_000
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass
@@ -44,7 +36,7 @@ class Exposure:
 def exposures_on(buyer_ids: Iterable[UUID], *, on: date) -> dict[UUID, dict[UUID, Exposure]]:
     """For each buyer, the policyholders exposed to it on `on`: top-up in force, open request."""
     exposed: dict[UUID, dict[UUID, Exposure]] = defaultdict(dict)
-    for chunk in _chunks(sorted(set(buyer_ids))):
+    for chunk in chunks(sorted(set(buyer_ids))):
         for buyer_id, policyholder_id, top_up in (
             Guarantee.objects.filter(buyer_id__any=chunk, period__contains=on)
             .values("buyer_id", "policyholder_id")
@@ -72,7 +64,7 @@ def alerts_raise(
         return []
     with scopes_disabled():
         known: set[str] = set()
-        for chunk in _chunks(sorted(by_key)):
+        for chunk in chunks(sorted(by_key)):
             known.update(Alert.objects.filter(key__any=chunk).values_list("key", flat=True))
         new = [alert for key, alert in by_key.items() if key not in known]
         Alert.objects.bulk_create(new, batch_size=2_000)

@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -37,7 +36,7 @@ from monitoring.models import (
     ProceedingsNotice,
 )
 from monitoring.services.alerts import alerts_raise
-from portal.bulk import rows_update
+from portal.bulk import chunks, rows_update
 from portal.timeutils import business_today
 from underwriting.models import Buyer, ProceedingsStatus
 from underwriting.services.guarantees import guarantees_end_on_liquidations
@@ -45,8 +44,6 @@ from underwriting.services.requests import guarantee_requests_hold
 
 # pg_advisory_xact_lock key: one sweep applies at a time ("moni").
 SWEEP_LOCK = 0x6D6F6E69
-CHUNK = 10_000
-T = TypeVar("T")
 
 STATUS_OF_OPENING = {
     JudgmentEvent.SAFEGUARD: ProceedingsStatus.SAFEGUARD,
@@ -67,11 +64,6 @@ class Applied:
     guarantees_ended: int = 0
     requests_held: int = 0
     alerts: int = 0
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @transaction.atomic(durable=True)
@@ -108,7 +100,7 @@ def _lookups(
         | {n.previous_date_key for n in pending if n.previous_date_key}
     )
     targets: list[ProceedingsNotice] = []
-    for chunk in _chunks(names):
+    for chunk in chunks(names):
         targets += ProceedingsNotice.objects.filter(
             Q(key__any=chunk) | Q(date_key__any=chunk), applied_at__isnull=False
         )
@@ -116,7 +108,7 @@ def _lookups(
     index.update(_index(pending))
     own = sorted({n.key for n in pending} | {n.date_key for n in pending})
     early: dict[str, list[ProceedingsNotice]] = defaultdict(list)
-    for chunk in _chunks(own):
+    for chunk in chunks(own):
         for correction in ProceedingsNotice.objects.filter(
             Q(previous_key__any=chunk) | Q(previous_date_key__any=chunk),
             applied_at__isnull=False,
@@ -127,7 +119,7 @@ def _lookups(
                 early[correction.previous_date_key].append(correction)
     judgments = sorted({n.judgment_key for n in pending if n.judgment_key})
     in_force: set[str] = set()
-    for chunk in _chunks(judgments):
+    for chunk in chunks(judgments):
         in_force.update(
             ProceedingsNotice.objects.filter(
                 judgment_key__any=chunk, state=NoticeState.ACTIVE
@@ -228,7 +220,7 @@ def _apply_notices(applied: Applied, *, today: date) -> None:
         )
     )
     applied.guarantees_ended = _liquidations_apply(status)
-    for chunk in _chunks(sorted(opened)):
+    for chunk in chunks(sorted(opened)):
         applied.requests_held += guarantee_requests_hold(
             buyer_ids=chunk, reason=_("procédure collective ouverte")
         )
@@ -270,7 +262,7 @@ def _proceedings_read(buyers: set[UUID]) -> dict[UUID, tuple[str, date | None]]:
         buyers, (ProceedingsStatus.NONE, None)
     )
     ordered = sorted(buyers)
-    for chunk in _chunks(ordered):
+    for chunk in chunks(ordered):
         rows = (
             ProceedingsNotice.objects.filter(buyer_id__any=chunk, state=NoticeState.ACTIVE)
             .exclude(event="")
@@ -324,7 +316,7 @@ def _apply_grades(applied: Applied) -> list[Alert]:
     for change in pending:
         by_buyer[change.buyer_id].append(change)
     latest: dict[UUID, date] = {}
-    for chunk in _chunks(sorted(by_buyer)):
+    for chunk in chunks(sorted(by_buyer)):
         latest.update(
             GradeChange.objects.filter(buyer_id__any=chunk, applied_at__isnull=False)
             .order_by("buyer_id", "-effective_on", "-id")
@@ -334,7 +326,7 @@ def _apply_grades(applied: Applied) -> list[Alert]:
     now = timezone.now()
     alerts: list[Alert] = []
     moved: list[Buyer] = []
-    for chunk in _chunks(sorted(by_buyer)):
+    for chunk in chunks(sorted(by_buyer)):
         for buyer in Buyer.objects.filter(pk__any=chunk).only("pk", "grade"):
             previous = buyer.grade
             since = latest.get(buyer.pk)

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
-from typing import TypeVar
 from uuid import UUID
 
 from monitoring.bodacc import Notice
 from monitoring.grades import GradeChange as GradeRecord
 from monitoring.models import GradeChange, HealthFile, ProceedingsNotice
 from monitoring.providers import ProviderBatch
+from portal.bulk import chunks
 from underwriting.models import Buyer
 
 CHUNK = 5_000
@@ -32,19 +31,10 @@ class Stored:
         self.unknown_buyers += other.unknown_buyers
 
 
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _buyer_ids(sirens: Iterable[str]) -> dict[str, UUID]:
     wanted = sorted(set(sirens))
     found: dict[str, UUID] = {}
-    for chunk in _chunks(wanted, 10_000):
+    for chunk in chunks(wanted, 10_000):
         for siren, buyer_id in Buyer.objects.filter(siren__any=chunk).values_list("siren", "id"):
             if siren is not None:
                 found[siren] = buyer_id
@@ -96,7 +86,7 @@ def notices_store(
     progress: Callable[[int], None] | None = None,
 ) -> Stored:
     stored = Stored()
-    for chunk in _chunks(notices):
+    for chunk in chunks(notices, CHUNK):
         buyers = _buyer_ids(notice.siren for notice in chunk)
         rows: dict[str, ProceedingsNotice] = {}
         for notice in chunk:
@@ -126,7 +116,7 @@ def grades_store(
     progress: Callable[[int], None] | None = None,
 ) -> Stored:
     stored = Stored()
-    for chunk in _chunks(changes):
+    for chunk in chunks(changes, CHUNK):
         buyers = _buyer_ids(change.siren for change in chunk)
         rows: dict[tuple[UUID, object, str, int], GradeChange] = {}
         for change in chunk:
