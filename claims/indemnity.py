@@ -64,6 +64,7 @@ class IndemnityLine:
 @dataclass(frozen=True)
 class Indemnity:
     lines: tuple[IndemnityLine, ...]
+    inputs: tuple[InvoiceInput, ...]
     insured_percentage: Decimal
     buyer_payments: Decimal
     loss: Decimal  # Σ unpaid of the covered invoices
@@ -138,6 +139,7 @@ def indemnity_compute(
     exact = insured_percentage * parts
     return Indemnity(
         lines=tuple(lines),
+        inputs=tuple(invoices),
         insured_percentage=insured_percentage,
         buyer_payments=buyer_payments,
         loss=running,

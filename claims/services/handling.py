@@ -33,6 +33,7 @@ from claims.models import (
 from claims.services.coverage import WaitingPeriod, invoice_cover, waiting_period
 from claims.services.declarations import lock_claim
 from portal import policy
+from portal.bulk import rows_update
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
 from portal.models import User
@@ -304,10 +305,20 @@ def claim_indemnity_compute(*, claim_id: UUID | str, actor: User) -> Claim:
             code="waiting_period",
         )
     result = claim_computation(claim)
-    for line in result.lines:
-        ClaimInvoice.objects.filter(claim=claim, number=line.number).update(
-            exclusion=line.exclusion
-        )
+    # The invoices show what the computation used: limits and coverage read again now.
+    ids = dict(claim.invoices.values_list("number", "pk"))
+    inputs = {line.number: line for line in result.inputs}
+    numbers = list(inputs)
+    rows_update(
+        ClaimInvoice,
+        [ids[number] for number in numbers],
+        {
+            "exclusion": ("text", [inputs[n].exclusion for n in numbers]),
+            "primary_limit": ("numeric", [inputs[n].primary_limit for n in numbers]),
+            "top_up_limit": ("numeric", [inputs[n].top_up_limit for n in numbers]),
+        },
+        only_changed=True,
+    )
     claim.indemnity = result.amount
     claim.computation = _as_json(result)
     claim.computed_at = timezone.now()
