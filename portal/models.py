@@ -61,6 +61,9 @@ class Organisation(models.Model):
         blank=True,
         related_name="dedicated_policyholders",
     )
+    # Two-factor sign-in is always required of insurer users; a policyholder's or a broker's
+    # admin may require it of every user of the organisation.
+    two_factor_required = models.BooleanField(_("double authentification exigée"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
