@@ -58,9 +58,13 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "portal",
     "underwriting",
     "claims",
@@ -72,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.FrenchByDefaultMiddleware",
@@ -79,11 +84,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Two-factor sign-in: a signed-in user who owes a code (or an enrolment) reaches nothing else.
+    "portal.two_factor_gate.TwoFactorGateMiddleware",
     "portal.tenancy.TenantScopeMiddleware",
 ]
 
@@ -146,6 +154,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Two-factor sign-in (django-otp): TOTP apps show this issuer; wrong codes back off exponentially
+# per device (1, 2, 4 ... seconds); the admin never shows a device's secret.
+OTP_TOTP_ISSUER = "Unlock Plus"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+TWO_FACTOR_RECOVERY_CODES: int = env.int("TWO_FACTOR_RECOVERY_CODES", default=10)
 # Password reset throttling: at most this many requests per address and per IP in a window
 # (counted in the cache); over it, the same page and no e-mail.
 PASSWORD_RESET_THROTTLE_PER_ADDRESS: int = env.int("PASSWORD_RESET_THROTTLE_PER_ADDRESS", default=3)
@@ -228,6 +241,15 @@ CONVERSATION_ATTACHMENT_MAX_BYTES: int = env.int(
 )
 # Claims: the size limit of a supporting document (PDF, PNG, JPEG).
 CLAIM_DOCUMENT_MAX_BYTES: int = env.int("CLAIM_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# The outer bound of any request body (413 above it, before anything reads it): a little more
+# than the largest document an upload accepts; buyer-health files (REQUEST_LARGE_PATHS) are
+# exported by the tens of megabytes (monitoring.common.ImportLimits).
+REQUEST_MAX_BYTES: int = env.int("REQUEST_MAX_BYTES", default=12 * 1024 * 1024)
+REQUEST_MAX_BYTES_LARGE: int = env.int("REQUEST_MAX_BYTES_LARGE", default=52 * 1024 * 1024)
+REQUEST_LARGE_PATHS = ("/api/v1/health-files/", "/backoffice/monitoring/import/")
+# Django's own bounds for what it reads into memory (form fields; files above go to disk).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Buyer-health monitoring: files above this size are imported by a worker (progress bar);
 # extra providers the daily sweep reads (dotted paths of BuyerHealthProvider classes).
 MONITORING_ASYNC_BYTES: int = env.int("MONITORING_ASYNC_BYTES", default=256 * 1024)
@@ -244,7 +266,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.ErrorDocumentingAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
 }
