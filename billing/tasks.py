@@ -11,11 +11,12 @@ from billing import services
 from billing.models import BillingRunTrigger, Invoice
 from billing.premium import month_before, month_first
 from portal.timeutils import business_today
+from unlockplus.celery import RETRY_TRANSIENT
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(**RETRY_TRANSIENT)
 def billing_run_month() -> str:
     """Beat, the 1st at night: bill the month before. A duplicate beat runs a second pass
     that finds every contract already invoiced and changes nothing."""
@@ -25,21 +26,21 @@ def billing_run_month() -> str:
     return f"{run.month:%Y-%m}: {run.issued} issued, {run.skipped} skipped, {run.failed} failed"
 
 
-@shared_task
+@shared_task(**RETRY_TRANSIENT)
 def billing_run_execute_task(*, run_id: str) -> str:
     """Started from the finance page or the API; a redelivered task re-executes the same run."""
     run = services.billing_run_execute(run_id=run_id)
     return f"{run.month:%Y-%m}: {run.issued} issued, {run.skipped} skipped, {run.failed} failed"
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(**RETRY_TRANSIENT)
 def invoice_render_pdfs(*, invoice_ids: list[str]) -> None:
     """The PDFs of one committed group; a redelivered task skips those already stored."""
     for invoice_id in invoice_ids:
         invoice_render_pdf(invoice_id=invoice_id)
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(**RETRY_TRANSIENT)
 def invoice_render_pdf(*, invoice_id: str) -> None:
     # The invoice's tenant is not known before it is loaded: read it in the named bypass,
     # then render within that one policyholder's scope.

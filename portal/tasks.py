@@ -8,6 +8,7 @@ from smtplib import SMTPException
 from celery import shared_task
 
 from portal import outbox, password_reset
+from unlockplus.celery import RETRY_TRANSIENT, TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def heartbeat() -> str:
     return "ok"
 
 
-@shared_task
+@shared_task(**RETRY_TRANSIENT)
 def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
     """Kicked after the commit that recorded these deliveries; sends each once."""
     return outbox.deliveries_dispatch(delivery_ids=delivery_ids)
@@ -31,13 +32,7 @@ def deliveries_sweep() -> int:
     return outbox.deliveries_dispatch(delivery_ids=outbox.deliveries_pending())
 
 
-@shared_task(
-    autoretry_for=(OSError, SMTPException),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(**{**RETRY_TRANSIENT, "autoretry_for": (*TRANSIENT_ERRORS, SMTPException)})
 def password_reset_send(*, email: str) -> int:
     """Kicked after the reset request; takes the address, not a user id, so that the request
     never looks the account up (its timing would tell whether it exists). An SMTP outage is

@@ -8,9 +8,10 @@ from django_scopes import scopes_disabled
 from portal.tenancy import tenant_scope
 from studies import services
 from studies.models import Study
+from unlockplus.celery import RETRY_TRANSIENT
 
 
-@shared_task
+@shared_task(**RETRY_TRANSIENT)
 def study_analyse_task(*, study_id: str) -> str:
     """Analyse a large buyer list (the upload stored it); a redelivered task starts it over."""
     with scopes_disabled():  # the study's tenant is not known before it is read
@@ -24,7 +25,7 @@ def study_analyse_task(*, study_id: str) -> str:
     return "done" if study is not None else "skipped"
 
 
-@shared_task
+@shared_task(**RETRY_TRANSIENT)
 def studies_expire_task() -> int:
     """Beat, nightly: reports not answered within their validity expire."""
     with scopes_disabled():  # every policyholder's studies: the named bypass

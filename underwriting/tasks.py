@@ -10,9 +10,10 @@ from django_scopes import scopes_disabled
 from portal.timeutils import business_today
 from underwriting import services
 from underwriting.models import Guarantee, SeasonalExpiry
+from unlockplus.celery import RETRY_TRANSIENT
 
 
-@shared_task
+@shared_task(**RETRY_TRANSIENT)
 def expire_seasonal_limits(*, on: str | None = None) -> int:
     """Record the seasonal periods that ended by `on` (default today, Europe/Paris) and tell
     their policyholders. Idempotent: an expiry is recorded once."""
