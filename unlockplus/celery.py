@@ -17,6 +17,18 @@ app = Celery("unlockplus")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# One queue per kind of work, each with workers of its own (`make run`, docker-compose.yml): a
+# month-end run never waits behind PDF renders of 25-40 s, nor e-mails behind either. The rest
+# (studies, buyer health, beat's sweeps) stays on the default queue, `celery`.
+QUEUE_ROUTES: dict[str, dict[str, str]] = {
+    "billing.tasks.billing_run_*": {"queue": "billing"},
+    "billing.tasks.invoice_render_*": {"queue": "pdf"},
+    "portal.tasks.deliveries_*": {"queue": "email"},
+    "portal.tasks.password_reset_send": {"queue": "email"},
+}
+WORKER_QUEUES = ("celery", "billing", "pdf", "email")
+app.conf.update(task_routes=QUEUE_ROUTES)
+
 # What a task outlives by waiting: PostgreSQL or the broker restarting, a dropped connection, a
 # network or SMTP socket error. Every task that retries on them is idempotent (it takes ids and
 # finds what is already done), and Celery's Django fix-up closes a broken connection before the
