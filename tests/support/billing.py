@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django_scopes import scopes_disabled
 
 from billing.models import Invoice
 from billing.services import invoice_issue
@@ -66,7 +67,8 @@ def issued(contract: Contract, month: date) -> Invoice:
 def set_terms(contract: Contract, **terms: object) -> None:
     for name, value in terms.items():
         setattr(contract, name, value)
-    contract.save(update_fields=list(terms))
+    with scopes_disabled():  # arrangement: the named bypass
+        contract.save(update_fields=list(terms))
 
 
 @contextmanager

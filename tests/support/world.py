@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django_scopes import scopes_disabled
+
 from portal.models import Organisation, Role, User
 from tests.support.factories import (
     BrokerFactory,
@@ -67,6 +69,12 @@ def make_tenant(name: str, arbiter: User, *, with_contract: bool = True) -> Tena
 
 
 def build_world() -> World:
+    # Arrangement, not a tenant acting: the named bypass (the factories take it too).
+    with scopes_disabled():
+        return _build_world()
+
+
+def _build_world() -> World:
     insurer = InsurerFactory.create()
     staff: dict[str, User] = {
         role: UserFactory.create(
