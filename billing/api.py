@@ -18,6 +18,7 @@ from rest_framework.routers import BaseRouter
 
 from billing import selectors, services
 from billing.exports import invoice_csv_response
+from billing.filters import InvoiceFilter
 from billing.models import BillingRun, BillingRunTrigger, Invoice, InvoiceLine
 from billing.premium import parse_month
 from portal import policy
@@ -109,14 +110,13 @@ class CreditNoteSerializer(serializers.Serializer):
 
 class InvoiceViewSet(ScopedReadOnlyViewSet):
     serializer_class = InvoiceSerializer
+    filterset_class = InvoiceFilter
+    filtered_actions = ("list", "export")
 
     def scoped_queryset(self) -> QuerySet[Any]:
         if not policy.can_see_invoices(self.request.user):
             return Invoice.objects.none()
-        # A bad `?month=` is a RuleViolation on `month`: 400 through the exception handler.
-        invoices, _month = selectors.invoices_filtered(
-            month=self.request.query_params.get("month", "")
-        )
+        invoices = selectors.invoices_visible()
         if self.action == "retrieve":
             invoices = invoices.prefetch_related("lines")
         return invoices
@@ -134,10 +134,10 @@ class InvoiceViewSet(ScopedReadOnlyViewSet):
         response["ETag"] = f'"{pdf.sha256}"'
         return response
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True)
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> HttpResponse:
-        invoices = list(self.get_queryset().order_by("year", "sequence"))
+        invoices = list(self.filter_queryset(self.get_queryset()).order_by("year", "sequence"))
         return invoice_csv_response(invoices, filename="factures.csv")
 
     @extend_schema(request=CreditNoteSerializer, responses={201: InvoiceDetailSerializer})

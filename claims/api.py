@@ -35,13 +35,13 @@ from rest_framework.routers import BaseRouter
 from rest_framework.serializers import ListSerializer
 
 from claims import services
+from claims.filters import ClaimFilter
 from claims.invoices_csv import MAX_BYTES, MAX_LINES
 from claims.models import Claim, ClaimInvoice
 from claims.serializers import (
     ClaimDetailSerializer,
     ClaimDocumentSerializer,
     ClaimInvoiceSerializer,
-    ClaimQuerySerializer,
     ClaimSerializer,
     DeclareSerializer,
     DocumentUploadSerializer,
@@ -93,7 +93,6 @@ def _buyer(buyer_id: Any) -> Buyer:
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[ClaimQuerySerializer]),
     retrieve=extend_schema(responses=ClaimDetailSerializer),
 )
 class ClaimViewSet(ScopedReadOnlyViewSet):
@@ -101,6 +100,7 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
     naming the parameter). Latest declared first."""
 
     serializer_class = ClaimSerializer
+    filterset_class = ClaimFilter
 
     def get_serializer_class(self) -> type[ClaimSerializer]:
         return ClaimSerializer if self.action == "list" else ClaimDetailSerializer
@@ -118,12 +118,6 @@ class ClaimViewSet(ScopedReadOnlyViewSet):
                 "movements",
                 "documents",
             )
-        query = ClaimQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        for name in ("status", "buyer", "contract"):
-            if data.get(name):
-                claims = claims.filter(**{name: data[name]})
         return claims.order_by("-declared_at", "id")
 
     def _detail(self, claim_id: Any, code: int = status.HTTP_200_OK) -> Response:

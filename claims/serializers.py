@@ -16,7 +16,6 @@ from claims.models import (
     ClaimDocument,
     ClaimInvoice,
     ClaimMovement,
-    ClaimStatus,
     Exclusion,
     WaitingReason,
 )
@@ -81,12 +80,6 @@ class DocumentUploadSerializer(serializers.Serializer):
     invoice = serializers.UUIDField(
         required=False, allow_null=True, help_text="The invoice of this claim it supports."
     )
-
-
-class ClaimQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ClaimStatus.choices, required=False)
-    buyer = serializers.UUIDField(required=False)
-    contract = serializers.UUIDField(required=False)
 
 
 # --- output ---------------------------------------------------------------------------------

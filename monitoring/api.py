@@ -32,15 +32,14 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from monitoring import selectors
+from monitoring.filters import AlertFilter, InsightFilter
 from monitoring.models import AlertExposure, BuyerInsight, FileStatus, HealthFile
 from monitoring.serializers import (
     AlertExposureSerializer,
-    AlertQuerySerializer,
     BuyerInsightCreateSerializer,
     BuyerInsightSerializer,
     HealthFileSerializer,
     HealthFileUploadSerializer,
-    InsightQuerySerializer,
 )
 from monitoring.services.imports import health_file_import, health_file_receive
 from monitoring.services.insights import buyer_insight_publish
@@ -114,26 +113,21 @@ def _queued(file: HealthFile) -> bool:
     return file.size > settings.MONITORING_ASYNC_BYTES
 
 
-@extend_schema_view(list=extend_schema(parameters=[AlertQuerySerializer]))
 class AlertViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     """The alert feed of the policyholders in scope, latest first. Filter: `buyer` (an id)."""
 
     serializer_class = AlertExposureSerializer
+    filterset_class = AlertFilter
 
     def scoped_queryset(self) -> QuerySet[Any]:
         feed = AlertExposure.objects.select_related("alert__buyer").order_by("-created_at", "id")
         if getattr(self, "swagger_fake_view", False):
             return feed
         _require(policy.can_see_alert_feed(self.request.user))
-        query = AlertQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        if query.validated_data.get("buyer"):
-            feed = feed.filter(alert__buyer_id=query.validated_data["buyer"])
         return feed
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[InsightQuerySerializer]),
     create=extend_schema(
         request=BuyerInsightCreateSerializer,
         responses={
@@ -150,19 +144,16 @@ class InsightViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     """Insights on buyers, latest first. Filter: `buyer` (an id)."""
 
     serializer_class = BuyerInsightSerializer
+    filterset_class = InsightFilter
 
     def scoped_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):
             return BuyerInsight.objects.all()
         user = self.request.user
-        query = InsightQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        buyer = query.validated_data.get("buyer")
         if policy.can_see_queue(user):
-            insights = selectors.insight_history()
-            return insights.filter(buyer_id=buyer) if buyer else insights
+            return selectors.insight_history()
         api_require(policy.can_see_alert_feed(user))
-        return selectors.insights_visible(buyer=buyer)
+        return selectors.insights_visible()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Publish an insight on a buyer: it reaches the policyholders exposed to the buyer

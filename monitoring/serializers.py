@@ -79,12 +79,6 @@ class HealthFileSerializer(serializers.ModelSerializer):
         }
 
 
-class AlertQuerySerializer(serializers.Serializer):
-    buyer = serializers.UUIDField(
-        required=False, help_text="Only the alerts on this buyer (its id)."
-    )
-
-
 class AlertExposureSerializer(serializers.ModelSerializer):
     """One alert as one exposed policyholder received it."""
 
@@ -127,12 +121,6 @@ class AlertExposureSerializer(serializers.ModelSerializer):
 
 
 # --- expert insights on buyers --------------------------------------------------------------
-
-
-class InsightQuerySerializer(serializers.Serializer):
-    buyer = serializers.UUIDField(
-        required=False, help_text="Only the insights on this buyer (its id)."
-    )
 
 
 class BuyerInsightSerializer(serializers.ModelSerializer):

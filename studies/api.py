@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_view,
 )
 from rest_framework import status
 from rest_framework.decorators import action
@@ -31,6 +30,7 @@ from portal import policy
 from portal.api_base import ScopedReadOnlyViewSet, api_user
 from portal.tenancy import activate_scope_for
 from studies import exports, selectors, services
+from studies.filters import StudyFilter
 from studies.models import Study, StudyStatus
 from studies.serializers import (
     LineQuerySerializer,
@@ -40,7 +40,6 @@ from studies.serializers import (
     StudyDeclineSerializer,
     StudyLineAdjustSerializer,
     StudyLineSerializer,
-    StudyQuerySerializer,
     StudySerializer,
     StudyStartSerializer,
     StudyUploadSerializer,
@@ -73,7 +72,6 @@ class _FileTypeNegotiation(DefaultContentNegotiation):
 # --- the viewset ----------------------------------------------------------------------------
 
 
-@extend_schema_view(list=extend_schema(parameters=[StudyQuerySerializer]))
 class StudyViewSet(ScopedReadOnlyViewSet):
     """Portfolio studies of the policyholders in scope. Filters: `status`, `policyholder`.
 
@@ -81,19 +79,10 @@ class StudyViewSet(ScopedReadOnlyViewSet):
     400/409 with `code`, `field` and `detail`."""
 
     serializer_class = StudySerializer
+    filterset_class = StudyFilter
 
     def scoped_queryset(self) -> QuerySet[Any]:
-        studies = selectors.studies_visible()
-        if self.action != "list":
-            return studies
-        query = StudyQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        if data.get("status"):
-            studies = studies.filter(status=data["status"])
-        if data.get("policyholder"):
-            studies = studies.filter(policyholder_id=data["policyholder"])
-        return studies
+        return selectors.studies_visible()
 
     def _answer(self, study: Study, code: int = status.HTTP_200_OK) -> Response:
         fresh = selectors.studies_visible().get(pk=study.pk)

@@ -9,13 +9,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from studies.models import LineVerdict, Study, StudyLine, StudyStatus
+from portal.text_limits import NOTE_MAX_LENGTH
+from studies.models import LineVerdict, Study, StudyLine
 from studies.selectors import SORTS, LineFilters, study_progress
 from studies.services import ProspectInput
 from underwriting.models import MONEY, Contract
 
 # The API refuses a buyer list above this size before reading it (the parser's own limit too).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+ADDRESS_MAX_LENGTH = 500
 
 
 # --- out ------------------------------------------------------------------------------------
@@ -198,11 +200,6 @@ class ReportSerializer(serializers.Serializer):
 # --- in -------------------------------------------------------------------------------------
 
 
-class StudyQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=StudyStatus.choices, required=False)
-    policyholder = serializers.UUIDField(required=False)
-
-
 class LineQuerySerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=LineVerdict.choices, required=False)
     grade_min = serializers.IntegerField(min_value=0, max_value=10, required=False)
@@ -236,7 +233,9 @@ class StudyStartSerializer(serializers.Serializer):
 class ProspectSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     siren = serializers.CharField(max_length=40, help_text="SIREN (or SIRET) of the prospect.")
-    address = serializers.CharField(required=False, allow_blank=True, default="")
+    address = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=ADDRESS_MAX_LENGTH
+    )
     contact_name = serializers.CharField(max_length=200)
     contact_email = serializers.EmailField()
     primary_insurer_name = serializers.CharField(max_length=120)
@@ -266,8 +265,12 @@ class StudyLineAdjustSerializer(serializers.Serializer):
 
 class StudyCountersignSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )
 
 
 class StudyDeclineSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )

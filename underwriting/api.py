@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
-    extend_schema_view,
 )
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -26,6 +25,7 @@ from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet, api_use
 from portal.errors import DomainError
 from portal.models import OrganisationKind, User
 from underwriting import selectors, services
+from underwriting.filters import GuaranteeFilter, GuaranteeRequestFilter
 from underwriting.identifiers import parse_company_id
 from underwriting.models import (
     Buyer,
@@ -35,20 +35,20 @@ from underwriting.models import (
 from underwriting.serializers import (
     AssignSerializer,
     BuyerLookupSerializer,
+    BuyerQuerySerializer,
+    BuyerSearchSerializer,
     BuyerSerializer,
     CountersignSerializer,
     CoverageQuerySerializer,
     CoverageSerializer,
     DecideSerializer,
     GuaranteeCancelSerializer,
-    GuaranteeQuerySerializer,
     GuaranteeReduceSerializer,
     GuaranteeRequestSerializer,
     GuaranteeSerializer,
     LimitsSerializer,
     PrimaryReportSerializer,
     RequestInputSerializer,
-    RequestQuerySerializer,
     ResumeSerializer,
     WithdrawSerializer,
 )
@@ -118,16 +118,19 @@ class BuyerViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     """
 
     serializer_class = BuyerSerializer
+    pagination_class = None  # at most `buyer_search`'s limit, counted
 
     def scoped_queryset(self) -> QuerySet[Any]:
         return Buyer.objects.none()
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)])
+    @extend_schema(parameters=[BuyerQuerySerializer], responses=BuyerSearchSerializer)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         user = api_user(request)
         # Those who add buyers look them up; insurer staff read the whole registry anyway.
         _require(policy.can_look_up_buyers(user) or policy.is_insurer_staff(user))
-        buyers = selectors.buyer_search(query=request.query_params.get("q", ""))
+        query = BuyerQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        buyers = selectors.buyer_search(query=query.validated_data["q"])
         return Response({"count": len(buyers), "results": BuyerSerializer(buyers, many=True).data})
 
     @extend_schema(request=BuyerLookupSerializer, responses=BuyerSerializer)
@@ -140,34 +143,15 @@ class BuyerViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
         return Response(BuyerSerializer(buyer).data, status=status.HTTP_200_OK)
 
 
-@extend_schema_view(list=extend_schema(parameters=[RequestQuerySerializer]))
 class GuaranteeRequestViewSet(ScopedReadOnlyViewSet):
     """Top-up requests. Filters: `status`, `buyer`, `contract`, `reason`, `assigned_to`
     (`me`, `none` or a user id); `ordering=due` gives the arbiter queue, oldest due first."""
 
     serializer_class = GuaranteeRequestSerializer
+    filterset_class = GuaranteeRequestFilter
 
     def scoped_queryset(self) -> QuerySet[Any]:
-        query = RequestQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        assigned = data.get("assigned_to", "")
-        arbiter = None
-        if assigned == "me":
-            arbiter = api_user(self.request)
-        elif assigned not in ("", "none"):
-            arbiter = User(pk=int(assigned))
-        return selectors.requests_filtered(
-            selectors.RequestFilters(
-                status=data.get("status", ""),
-                buyer_id=data.get("buyer"),
-                contract_id=data.get("contract"),
-                reason=data.get("reason", ""),
-                arbiter=arbiter,
-                unassigned=assigned == "none",
-                oldest_due_first=data.get("ordering") == "due",
-            )
-        )
+        return selectors.requests_visible()
 
     @extend_schema(
         request=RequestInputSerializer,
@@ -317,26 +301,15 @@ class GuaranteeRequestViewSet(ScopedReadOnlyViewSet):
         return Response(self.get_serializer(self.get_object()).data)
 
 
-@extend_schema_view(list=extend_schema(parameters=[GuaranteeQuerySerializer]))
 class GuaranteeViewSet(ScopedReadOnlyViewSet):
     """Guarantee periods. Filters: `buyer`, `contract`, `in_force=true` (today); a bad value is
     a 400 naming the parameter."""
 
     serializer_class = GuaranteeSerializer
+    filterset_class = GuaranteeFilter
 
     def scoped_queryset(self) -> QuerySet[Any]:
-        queryset = Guarantee.objects.select_related("buyer")
-        if self.action != "list":
-            return queryset
-        query = GuaranteeQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        if data.get("in_force"):
-            queryset = selectors.guarantees_in_force().select_related("buyer")
-        for name in ("buyer", "contract"):
-            if data.get(name):
-                queryset = queryset.filter(**{name: data[name]})
-        return queryset.order_by("buyer__name", "period", "id")
+        return Guarantee.objects.select_related("buyer").order_by("buyer__name", "period", "id")
 
     @extend_schema(request=GuaranteeReduceSerializer, responses=GuaranteeSerializer)
     @action(detail=True, methods=["post"])

@@ -222,10 +222,12 @@ class RequestFilters:
     oldest_due_first: bool = False
 
 
-def requests_filtered(filters: RequestFilters) -> QuerySet[GuaranteeRequest]:
-    """Requests in scope matching `filters`; the queue's order (oldest due first) is indexed
-    on `due_at` for open statuses."""
-    queryset = requests_visible()
+def requests_filtered(
+    filters: RequestFilters, *, within: QuerySet[GuaranteeRequest] | None = None
+) -> QuerySet[GuaranteeRequest]:
+    """Requests in scope (or `within` a queryset of them) matching `filters`; the queue's order
+    (oldest due first) is indexed on `due_at` for open statuses."""
+    queryset = requests_visible() if within is None else within
     if filters.open_only:
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     exact = {

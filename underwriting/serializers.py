@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from portal import policy
+from portal.text_limits import NOTE_MAX_LENGTH, SEARCH_MAX_LENGTH
 from underwriting import services
 from underwriting.models import (
     MONEY,
@@ -21,7 +22,6 @@ from underwriting.models import (
     Guarantee,
     GuaranteeRequest,
     RequestReason,
-    RequestStatus,
 )
 from underwriting.rules import money
 
@@ -30,6 +30,11 @@ class BuyerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Buyer
         fields = ["id", "siren", "vat_number", "country", "name", "city", "grade", "proceedings"]
+
+
+class BuyerSearchSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = BuyerSerializer(many=True)
 
 
 class BuyerLookupSerializer(serializers.Serializer):
@@ -122,7 +127,9 @@ class RequestInputSerializer(serializers.Serializer):
     credit_term_days = serializers.IntegerField(min_value=0, max_value=720)
     reason = serializers.ChoiceField(choices=RequestReason.choices, default=RequestReason.NEW_ORDER)
     seasonal_until = serializers.DateField(required=False, allow_null=True)
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("buyer") and not attrs.get("buyer_identifier"):
@@ -163,16 +170,26 @@ class DecideSerializer(serializers.Serializer):
     valid_from = serializers.DateField(required=False, allow_null=True)
     valid_until = serializers.DateField(required=False, allow_null=True)
     rationale = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Internal note (insurer only)."
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=NOTE_MAX_LENGTH,
+        help_text="Internal note (insurer only).",
     )
     client_message = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Shown to the policyholder."
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=NOTE_MAX_LENGTH,
+        help_text="Shown to the policyholder.",
     )
 
 
 class CountersignSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )
 
 
 class AssignSerializer(serializers.Serializer):
@@ -180,7 +197,9 @@ class AssignSerializer(serializers.Serializer):
 
 
 class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )
 
 
 class ResumeSerializer(serializers.Serializer):
@@ -227,12 +246,12 @@ class GuaranteeSerializer(serializers.ModelSerializer):
 class GuaranteeReduceSerializer(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY, min_value=0)
     effective_on = serializers.DateField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=NOTE_MAX_LENGTH)
 
 
 class GuaranteeCancelSerializer(serializers.Serializer):
     effective_on = serializers.DateField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=NOTE_MAX_LENGTH)
 
 
 class PrimaryReportSerializer(serializers.Serializer):
@@ -240,7 +259,9 @@ class PrimaryReportSerializer(serializers.Serializer):
     buyer = serializers.UUIDField()
     primary_amount = serializers.DecimalField(**MONEY, min_value=0)
     effective_on = serializers.DateField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )
 
 
 class CoverageSerializer(serializers.Serializer):
@@ -258,22 +279,13 @@ class CoverageSerializer(serializers.Serializer):
     valid_until = serializers.DateField(allow_null=True)
 
 
-class RequestQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=RequestStatus.choices, required=False)
-    buyer = serializers.UUIDField(required=False)
-    contract = serializers.UUIDField(required=False)
-    reason = serializers.ChoiceField(choices=RequestReason.choices, required=False)
-    assigned_to = serializers.RegexField(
-        r"^(me|none|[0-9]{1,18})$", required=False, help_text="`me`, `none` or a user id."
-    )
-    ordering = serializers.ChoiceField(choices=["due"], required=False)
-
-
-class GuaranteeQuerySerializer(serializers.Serializer):
-    buyer = serializers.UUIDField(required=False)
-    contract = serializers.UUIDField(required=False)
-    in_force = serializers.BooleanField(
-        required=False, help_text="Only the periods in force today."
+class BuyerQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="A SIREN, SIRET or VAT number, or part of a name (none: no buyer).",
     )
 
 

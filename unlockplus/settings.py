@@ -269,6 +269,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "portal.api_schema.ErrorDocumentingAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
+    # Each list's query parameters are a FilterSet (`<app>/filters.py`): documented, validated.
+    "DEFAULT_FILTER_BACKENDS": ["portal.api_filters.ListFilterBackend"],
 }
 # API tokens (django-rest-knox): stored hashed, expire after API_TOKEN_TTL_HOURS, one per device;
 # a password change or deactivation revokes them all (portal.signals).
