@@ -1,8 +1,12 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portal.models import AuditEvent, Mandate, Notification, Organisation, User
+from portal.security_receivers import mark_actor
 
 
 @admin.register(Organisation)
@@ -21,10 +25,27 @@ class UserAdmin(BaseUserAdmin):
         ("Unlock Plus", {"fields": ["organisation", "role", "authority_amount"]}),
     )
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        mark_actor(obj, request)  # the role and activation events name the admin
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(Mandate)
 class MandateAdmin(admin.ModelAdmin):
     list_display = ["broker", "policyholder", "starts_on", "ends_on"]
+
+    # The mandate events (portal.security_receivers) name the admin who made the change.
+    def save_model(self, request: HttpRequest, obj: Mandate, form: Any, change: bool) -> None:
+        mark_actor(obj, request)
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Mandate) -> None:
+        mark_actor(obj, request)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mandate]) -> None:
+        for mandate in queryset:
+            self.delete_model(request, mandate)
 
 
 @admin.register(AuditEvent)

@@ -9,6 +9,7 @@ from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -147,7 +148,9 @@ class ObtainTokenView(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        token, expiry = services.api_token_issue(user=serializer.validated_data["user"])
+        token, expiry = services.api_token_issue(
+            user=serializer.validated_data["user"], request=request._request
+        )
         return Response(TokenSerializer({"token": token, "expiry": expiry}).data)
 
 
@@ -159,7 +162,11 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        request.auth.delete()
+        token = request.auth
+        assert isinstance(token, AuthToken)  # TokenAuthentication is this view's only one
+        services.api_token_revoke(
+            user=api_user(request), token_key=token.token_key, request=request._request
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -171,7 +178,8 @@ class LogoutAllView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        services.api_tokens_revoke_all(user_id=api_user(request).pk)
+        user = api_user(request)
+        services.api_tokens_revoke_all(user_id=user.pk, request=request._request, actor=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -287,3 +287,26 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.recipient_id} {self.status}"
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, as its user sees it on the sessions page. The session itself
+    lives in the session engine; this row says whose it is, where it came from and when it was
+    last used (refreshed at most once a minute by `portal.sessions.SessionActivityMiddleware`).
+    """
+
+    # A public id for URLs: the session key is the credential and never leaves the server.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ip = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("session")
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="usersession_user_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"

@@ -218,6 +218,12 @@ def can_use_admin_site(user: Any) -> bool:
     return can_manage_contracts(user) and bool(user.is_staff)
 
 
+def can_read_security_audit(user: Any) -> bool:
+    """Sign-ins, failures, 2FA, tokens, sessions, roles and mandates of every user: the insurer
+    admin (issue 12)."""
+    return _insurer(user, INSURER_ADMINS)
+
+
 # --- enforcement and display ----------------------------------------------------------------
 
 
@@ -354,6 +360,10 @@ class May:
     @cached_property
     def use_admin_site(self) -> bool:
         return can_use_admin_site(self.user)
+
+    @cached_property
+    def read_security_audit(self) -> bool:
+        return can_read_security_audit(self.user)
 
 
 def role_home(user: User) -> str:

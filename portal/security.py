@@ -20,6 +20,7 @@ USER_AGENT_MAX = 200
 class SecurityEvent(EventType):
     SIGNED_IN = "security.signed_in", _("Connexion")
     SIGN_IN_FAILED = "security.sign_in_failed", _("Échec de connexion")
+    SIGN_IN_LOCKED_OUT = "security.sign_in_locked_out", _("Connexion bloquée après trop d'échecs")
     SIGNED_OUT = "security.signed_out", _("Déconnexion")
     SIGNED_OUT_EVERYWHERE = "security.signed_out_everywhere", _("Déconnexion de partout")
     SESSION_REVOKED = "security.session_revoked", _("Session fermée")

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import views
+from portal import views, views_security
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +34,21 @@ urlpatterns = [
         "account/tokens/<str:token_key>/revoke/",
         views.account_token_revoke,
         name="account_token_revoke",
+    ),
+    path("account/sessions/", views_security.account_sessions, name="account_sessions"),
+    path(
+        "account/sessions/end/", views_security.account_sessions_end, name="account_sessions_end"
+    ),
+    path(
+        "account/sessions/<uuid:session_id>/revoke/",
+        views_security.account_session_revoke,
+        name="account_session_revoke",
+    ),
+    path("backoffice/security/", views_security.security_audit, name="security_audit"),
+    path(
+        "backoffice/security/export/",
+        views_security.security_audit_export,
+        name="security_audit_export",
     ),
     path("no-organisation/", views.no_organisation, name="no_organisation"),
     path("portal/", views.dashboard, name="dashboard"),

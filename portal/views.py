@@ -23,6 +23,7 @@ from portal.http import page_user
 from portal.models import Notification
 from portal.password_reset import password_reset_request
 from portal.policy import page_requires, role_home
+from portal.security import SecurityEvent, security_event_record
 from underwriting.models import Contract
 
 
@@ -39,6 +40,11 @@ class PasswordResetRequestView(auth_views.PasswordResetView):
         password_reset_request(
             email=form.cleaned_data["email"],
             ip=get_client_ip_address(self.request) or "unknown",
+        )
+        # The same row whatever the address: no account, no address (the audit must not tell
+        # whether one exists either), only where the request came from.
+        security_event_record(
+            action=SecurityEvent.PASSWORD_RESET_REQUESTED, user=None, request=self.request
         )
         return HttpResponseRedirect(self.get_success_url())
 
@@ -132,7 +138,7 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def account_token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
-    if not services.api_token_revoke(user=page_user(request), token_key=token_key):
+    if not services.api_token_revoke(user=page_user(request), token_key=token_key, request=request):
         raise Http404
     return redirect("account_tokens")
 
@@ -140,7 +146,8 @@ def account_token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
 @login_required
 @require_POST
 def account_tokens_revoke_all(request: HttpRequest) -> HttpResponse:
-    services.api_tokens_revoke_all(user_id=page_user(request).pk)
+    user = page_user(request)
+    services.api_tokens_revoke_all(user_id=user.pk, request=request, actor=user)
     return redirect("account_tokens")
 
 

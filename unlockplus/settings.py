@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Session rows and the insurer staff's idle timeout and lifetime (after auth and messages).
+    "portal.sessions.SessionActivityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -198,6 +200,10 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 3600
+# Insurer staff only (portal.sessions): signed out after this long without a request, and this
+# long after signing in whatever they do. Policyholders and brokers keep SESSION_COOKIE_AGE.
+INSURER_SESSION_IDLE_MINUTES: int = env.int("INSURER_SESSION_IDLE_MINUTES", default=30)
+INSURER_SESSION_MAX_HOURS: int = env.int("INSURER_SESSION_MAX_HOURS", default=10)
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 CONTENT_SECURITY_POLICY = {
