@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 
 from portal.models import (
     AuditEvent,
@@ -206,8 +206,8 @@ def _deliver(action: EventType, recorded: Sequence[Recorded]) -> None:
         cursor.execute(_NOTIFY, [*rows, DeliveryChannel.EMAIL.value, DeliveryStatus.PENDING.value])
         ids = [row[0] for row in cursor.fetchall()]
     if ids:
+        from portal.kick import kick_after_commit
         from portal.tasks import deliveries_dispatch
 
-        # robust: a broker outage must not undo the committed change; the beat sweep sends
-        # whatever this kick did not.
-        transaction.on_commit(lambda: deliveries_dispatch.delay(delivery_ids=ids), robust=True)
+        # The fast path: the beat sweep sends whatever this kick did not (broker down).
+        kick_after_commit(deliveries_dispatch, delivery_ids=ids)

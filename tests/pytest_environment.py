@@ -10,3 +10,6 @@ os.environ.setdefault(
 )
 # The test client's "testserver" is added by pytest-django; the live servers use these.
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+# After-commit kicks are sent in the committing thread, where a test can observe them; the
+# frozen-broker test turns the background publisher on (tests/platform/test_frozen_broker.py).
+os.environ.setdefault("JOB_KICK_IN_BACKGROUND", "false")

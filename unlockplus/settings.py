@@ -130,6 +130,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="unlockplus"),
+        # The cache shares the broker's server: a frozen server fails a request in a second
+        # instead of holding it.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     },
 }
 
@@ -309,6 +312,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER: bool = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# After-commit kicks leave from a background thread with short broker timeouts, so a request
+# never waits for the broker (portal.kick); the tests turn it off to observe kicks in order.
+JOB_KICK_IN_BACKGROUND: bool = env.bool("JOB_KICK_IN_BACKGROUND", default=True)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "portal-heartbeat": {
         "task": "portal.tasks.heartbeat",

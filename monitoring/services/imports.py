@@ -27,6 +27,7 @@ from monitoring.services.store import CHUNK, Stored, batch_store
 from portal import policy
 from portal.errors import RuleViolation
 from portal.events import event_record
+from portal.kick import kick_after_commit
 from portal.models import User
 
 BUILT_IN = "fichiers"
@@ -70,10 +71,7 @@ def health_file_receive(
     if file.size > settings.MONITORING_ASYNC_BYTES:
         from monitoring.tasks import health_file_import_task
 
-        file_id = file.pk
-        transaction.on_commit(
-            lambda: health_file_import_task.delay(file_id=str(file_id)), robust=True
-        )
+        kick_after_commit(health_file_import_task, file_id=str(file.pk))
     return file
 
 

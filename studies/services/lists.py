@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from portal import policy
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
+from portal.kick import kick_after_commit
 from portal.models import User
 from portal.tenancy import scope_including
 from studies import lines_sql
@@ -130,8 +131,7 @@ def study_upload(*, study_id: UUID | str, content: bytes, filename: str, actor: 
         )
         from studies.tasks import study_analyse_task
 
-        study_pk = str(study.pk)
-        transaction.on_commit(lambda: study_analyse_task.delay(study_id=study_pk), robust=True)
+        kick_after_commit(study_analyse_task, study_id=str(study.pk))
         return study
     _save_file_fields(study)
     _analyse(study=study, parsed=parsed, actor=actor, commit_groups=False)
