@@ -61,6 +61,7 @@ INSIGHTS = "publish an insight on a buyer (seen by exposed policyholders only)"
 CONVERSE = "read and write in a policyholder's conversation space"
 JOIN_THREADS = "join a client's conversation thread"
 ASSIGN_ARBITERS = "assign dedicated arbiters"
+SECURITY_AUDIT = "read the security audit (sign-ins, tokens, sessions, roles, mandates)"
 
 
 def _writes_in_alices_space(user: Any) -> bool:
@@ -207,6 +208,7 @@ TABLE: dict[str, Row] = {
         ),
         Row(JOIN_THREADS, INSURER, policy.can_join_threads),
         Row(ASSIGN_ARBITERS, frozenset({"admin"}), policy.can_assign_arbiters),
+        Row(SECURITY_AUDIT, frozenset({"admin"}), policy.can_read_security_audit),
     )
 }
 
@@ -236,6 +238,7 @@ MAY: dict[str, str] = {
     "see_inbox": "work the arbiter queue",
     # Resuming a request held for collective proceedings is part of deciding it.
     "resume_requests": "decide requests",
+    "read_security_audit": SECURITY_AUDIT,
 }
 
 
@@ -281,6 +284,9 @@ NOT_BUSINESS_ACTIONS = {
     # A user's own API tokens (tests/portal/test_api_tokens.py).
     "account_token_revoke",
     "account_tokens_revoke_all",
+    # A user's own browser sessions (tests/portal/test_sessions.py).
+    "account_session_revoke",
+    "account_sessions_end",
 }
 # Read pages written as plain function views: they accept a POST but treat it as a GET (no
 # write). Listed so that a new route has to be placed in the table or here, knowingly.
@@ -1250,7 +1256,8 @@ def _fingerprint(world: World) -> dict[str, Any]:
 
     with insurer_scope():
         return {
-            "audit": AuditEvent.objects.count(),
+            # A sign-in is recorded (security.*) whatever the user then tries: not a write.
+            "audit": AuditEvent.objects.exclude(action__startswith="security.").count(),
             "buyers": Buyer.objects.count(),
             "requests": sorted(
                 (str(r.pk), r.status, r.assigned_to_id) for r in GuaranteeRequest.objects.all()
@@ -1333,6 +1340,8 @@ GATED_PAGES: dict[str, str] = {
     "monitoring": "watch the portfolio",
     "monitoring_import": "import buyer-health data",
     "inbox": "work the arbiter queue",
+    "security_audit": SECURITY_AUDIT,
+    "security_audit_export": SECURITY_AUDIT,
 }
 
 

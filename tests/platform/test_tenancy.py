@@ -162,10 +162,29 @@ def tenant_api_token_key(tenant: Tenant) -> str:
     return str(instance.token_key)
 
 
+def tenant_browser_session(tenant: Tenant) -> Any:
+    """A browser session of one of the tenant's users (the sessions page ends one's own only)."""
+    import secrets
+
+    from django.utils import timezone
+
+    from portal.models import UserSession
+
+    now = timezone.now()
+    return UserSession.objects.create(
+        session_key=secrets.token_hex(16),
+        user=tenant.users[Role.CREDIT_MANAGER],
+        created_at=now,
+        last_seen_at=now,
+    ).pk
+
+
 OBJECTS: dict[str, ObjectFor] = {
     "policyholder_id": lambda world, tenant: tenant.organisation.pk,
     # an API token of one of the tenant's users (the tokens page revokes one's own only)
     "token_key": lambda world, tenant: tenant_api_token_key(tenant),
+    # a browser session of one of the tenant's users (ended from its owner's sessions page)
+    "session_id": lambda world, tenant: tenant_browser_session(tenant),
     "contract_id": lambda world, tenant: tenant.contract.pk,
     "policyholder-detail:pk": lambda world, tenant: tenant.organisation.pk,
     **{
