@@ -229,6 +229,8 @@ def ensure_database(url: str) -> None:
 
 
 APP_ROLE, APP_DATABASE = "unlockplus", "unlockplus_app"
+# The benchmarks' data stays out of the database `make run` shows.
+BENCH_DATABASE = "unlockplus_bench"
 # The suite's role: ordinary like the platform's, plus CREATEDB for pytest-django's databases.
 TEST_ROLE = "unlockplus_test"
 
@@ -301,22 +303,20 @@ def ensure_role(superuser_url: str, role: str, *, createdb: bool = False) -> str
     return password
 
 
-def ensure_app_role(superuser_url: str) -> str:
+def ensure_app_role(superuser_url: str, database: str = APP_DATABASE) -> str:
     """An ordinary role owning its own database, as in production: row-level security applies
     to it (PostgreSQL exempts superusers). Returns the URL to connect as that role."""
     from psycopg import sql
 
     password = ensure_role(superuser_url, APP_ROLE)
     with _connect_admin(superuser_url) as admin:
-        if not admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
-        ).fetchone():
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
             admin.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)
+                    sql.Identifier(database), sql.Identifier(APP_ROLE)
                 )
             )
-    return as_role(superuser_url, APP_ROLE, password, APP_DATABASE)
+    return as_role(superuser_url, APP_ROLE, password, database)
 
 
 def ensure_test_role(url: str) -> str:
@@ -330,28 +330,31 @@ def ensure_test_role(url: str) -> str:
 
 
 @contextmanager
-def services(
-    *, app_role: Literal["never", "embedded", "always"] = "never", test_role: bool = False
-) -> Iterator[None]:
+def services(*, role: Literal["given", "app", "bench", "test"] = "given") -> Iterator[None]:
     """PostgreSQL and Valkey (embedded unless DATABASE_URL / REDIS_URL are set), and the role
-    to connect as: with `app_role`, the platform's ordinary role and database on the embedded
-    server ("embedded"), or also instead of a given URL that names a superuser ("always");
-    with `test_role`, the suite's ordinary role. A superuser only creates roles and databases."""
+    DATABASE_URL then names. A superuser only ever creates roles and databases:
+    - "app" (`make run`): the platform's ordinary role and database on the embedded server; a
+      given URL as it is;
+    - "bench" (`make bench`): the same role with a database of its own, also instead of a given
+      URL that names a superuser; that URL stays in DATABASE_ADMIN_URL for the one thing the
+      benchmarks need a superuser for (see benchmarks/database.py);
+    - "test" (`make test`): the suite's ordinary role (`ensure_test_role`)."""
     with ExitStack() as stack:
         url = os.environ.get("DATABASE_URL")
         embedded = not url
         if not url:
             url = stack.enter_context(embedded_postgres())
-        if test_role:
+        if role == "test":
             url = ensure_test_role(url)
-        elif (app_role == "embedded" and embedded) or (
-            app_role == "always" and (embedded or exempt_from_row_security(url))
-        ):
+        elif role == "app" and embedded:
             url = ensure_app_role(url)
+        elif role == "bench" and (embedded or exempt_from_row_security(url)):
+            os.environ.setdefault("DATABASE_ADMIN_URL", url)
+            url = ensure_app_role(url, BENCH_DATABASE)
         os.environ["DATABASE_URL"] = url
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = stack.enter_context(embedded_valkey())
-        if not test_role:  # pytest-django creates the test databases itself
+        if role != "test":  # pytest-django creates the test databases itself
             ensure_database(url)
         yield
 
@@ -519,11 +522,10 @@ def main() -> int:
     # SIGTERM (from CI or a supervisor) goes through the same clean-up as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     (VAR / "staticfiles").mkdir(parents=True, exist_ok=True)
-    # Everything but `make run` on a server of one's own runs as an ordinary role, under the
-    # row-level security policies: the platform and the benchmarks as the app's role, the suite
-    # as a role that may create its test databases (issue 12).
-    app_role: dict[str, Literal["embedded", "always"]] = {"run": "embedded", "bench": "always"}
-    with services(app_role=app_role.get(command, "never"), test_role=command == "test"):
+    # The platform, the benchmarks and the suite run as ordinary roles, under the row-level
+    # security policies (issue 12); `make run` on a server one gives runs as one says.
+    role: dict[str, Literal["app", "bench", "test"]] = {"run": "app", "bench": "bench"}
+    with services(role=role.get(command, "test")):
         if command == "run":
             return run_platform()
         if command == "bench":

@@ -19,7 +19,7 @@ from portal import outbox, tasks
 from portal.models import AuditEvent, Delivery, DeliveryChannel, DeliveryStatus, Notification, User
 from tests.support.billing import celery_eager
 from tests.support.factories import BuyerFactory
-from tests.support.scopes import acting_as
+from tests.support.scopes import acting_as, scope_of
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting import services
@@ -118,7 +118,8 @@ def test_a_delivery_whose_enqueue_was_lost_is_sent_by_the_sweep(
     assert kicks  # the kick was attempted after commit, and failed
 
     # The decision stands; its e-mails wait in the outbox.
-    request.refresh_from_db()
+    with scope_of(world.alice):
+        request.refresh_from_db()
     assert request.status == "approved"
     deliveries = decision_deliveries(request)
     assert len(deliveries) == 2

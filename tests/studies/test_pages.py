@@ -273,7 +273,8 @@ def test_the_arbiter_adjusts_a_line_and_finalises_within_its_authority(world: Wo
     )
     assert response.status_code == 302
     assert response["Location"].endswith("?verdict=accepted#line-2")
-    line.refresh_from_db()
+    with insurer_scope():
+        line.refresh_from_db()
     assert line.adjusted_top_up == Decimal("30000.00")
     too_much = client.post(
         reverse("study_line_adjust", args=[study.pk, line.pk]),
