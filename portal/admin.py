@@ -1,5 +1,6 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
@@ -7,13 +8,22 @@ from django.http import HttpRequest
 
 from portal.models import AuditEvent, Mandate, Notification, Organisation, User
 from portal.security_receivers import mark_actor
+from portal.two_factor import two_factor_policy_record
 
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "siren", "dedicated_arbiter"]
-    list_filter = ["kind"]
+    list_display = ["name", "kind", "siren", "dedicated_arbiter", "two_factor_required"]
+    list_filter = ["kind", "two_factor_required"]
     search_fields = ["name", "siren"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Organisation, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "two_factor_required" in form.changed_data:
+            assert isinstance(request.user, User)  # the admin site admits insurer admins only
+            two_factor_policy_record(organisation=obj, actor=request.user, request=request)
 
 
 @admin.register(User)

@@ -7,7 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portail")
 
     def ready(self) -> None:
-        from portal import lookups, rls, signals  # noqa: F401  (signals: connects receivers)
+        from portal import lookups, rls, signals, two_factor  # noqa: F401  (connect receivers)
 
         rls.install()
         lookups.register()

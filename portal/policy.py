@@ -224,6 +224,35 @@ def can_read_security_audit(user: Any) -> bool:
     return _insurer(user, INSURER_ADMINS)
 
 
+# --- two-factor sign-in ---------------------------------------------------------------------
+
+
+def two_factor_required(user: Any) -> bool:
+    """Every insurer user signs in with a second factor; so does every user of an organisation
+    that requires it."""
+    if _kind(user) is None:
+        return False
+    organisation = user.organisation
+    return bool(organisation.is_insurer or organisation.two_factor_required)
+
+
+def can_set_two_factor_policy(user: Any, organisation: Any) -> bool:
+    """Require 2FA of an organisation's users: its own admin (a policyholder's org admin,
+    DESIGN §3 "manage the organisation's users and 2FA policy"), or the insurer admin for any
+    organisation (from the Django admin)."""
+    if _insurer(user, INSURER_ADMINS):
+        return True
+    return _policyholder(user, frozenset({Role.ORG_ADMIN})) and (
+        user.organisation_id == getattr(organisation, "pk", None)
+    )
+
+
+def can_manage_own_two_factor_policy(user: Any) -> bool:
+    """The organisation's two-factor page: the admin of a policyholder (brokers have no admin
+    role; the insurer admin sets theirs in the Django admin)."""
+    return _policyholder(user, frozenset({Role.ORG_ADMIN}))
+
+
 # --- enforcement and display ----------------------------------------------------------------
 
 
@@ -364,6 +393,10 @@ class May:
     @cached_property
     def read_security_audit(self) -> bool:
         return can_read_security_audit(self.user)
+
+    @cached_property
+    def manage_two_factor_policy(self) -> bool:
+        return can_manage_own_two_factor_policy(self.user)
 
 
 def role_home(user: User) -> str:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import views, views_security
+from portal import views, views_security, views_two_factor
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +34,30 @@ urlpatterns = [
         "account/tokens/<str:token_key>/revoke/",
         views.account_token_revoke,
         name="account_token_revoke",
+    ),
+    path("account/two-factor/", views_two_factor.two_factor_page, name="two_factor"),
+    path(
+        "account/two-factor/verify/", views_two_factor.two_factor_verify, name="two_factor_verify"
+    ),
+    path(
+        "account/two-factor/confirm/",
+        views_two_factor.two_factor_confirm,
+        name="two_factor_confirm",
+    ),
+    path(
+        "account/two-factor/recovery-codes/",
+        views_two_factor.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
+    path(
+        "account/two-factor/disable/",
+        views_two_factor.two_factor_disable,
+        name="two_factor_disable",
+    ),
+    path(
+        "organisation/two-factor/",
+        views_two_factor.organisation_two_factor,
+        name="organisation_two_factor",
     ),
     path("account/sessions/", views_security.account_sessions, name="account_sessions"),
     path(

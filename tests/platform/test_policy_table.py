@@ -62,6 +62,7 @@ CONVERSE = "read and write in a policyholder's conversation space"
 JOIN_THREADS = "join a client's conversation thread"
 ASSIGN_ARBITERS = "assign dedicated arbiters"
 SECURITY_AUDIT = "read the security audit (sign-ins, tokens, sessions, roles, mandates)"
+TWO_FACTOR_POLICY = "manage the organisation's 2FA policy"
 
 
 def _writes_in_alices_space(user: Any) -> bool:
@@ -209,6 +210,8 @@ TABLE: dict[str, Row] = {
         Row(JOIN_THREADS, INSURER, policy.can_join_threads),
         Row(ASSIGN_ARBITERS, frozenset({"admin"}), policy.can_assign_arbiters),
         Row(SECURITY_AUDIT, frozenset({"admin"}), policy.can_read_security_audit),
+        # The organisation's own page; the insurer admin sets any organisation's in the admin.
+        Row(TWO_FACTOR_POLICY, frozenset({"org_admin"}), policy.can_manage_own_two_factor_policy),
     )
 }
 
@@ -239,6 +242,7 @@ MAY: dict[str, str] = {
     # Resuming a request held for collective proceedings is part of deciding it.
     "resume_requests": "decide requests",
     "read_security_audit": SECURITY_AUDIT,
+    "manage_two_factor_policy": TWO_FACTOR_POLICY,
 }
 
 
@@ -287,6 +291,11 @@ NOT_BUSINESS_ACTIONS = {
     # A user's own browser sessions (tests/portal/test_sessions.py).
     "account_session_revoke",
     "account_sessions_end",
+    # A user's own second factor (tests/portal/test_two_factor_*.py).
+    "two_factor_verify",
+    "two_factor_confirm",
+    "two_factor_recovery_codes",
+    "two_factor_disable",
 }
 # Read pages written as plain function views: they accept a POST but treat it as a GET (no
 # write). Listed so that a new route has to be placed in the table or here, knowingly.
@@ -1148,6 +1157,12 @@ WRITES: list[Write] = [
         ),
         api=True,
         multipart=True,
+    ),
+    # --- the organisation's two-factor requirement -------------------------------------------
+    Write(
+        "organisation_two_factor",
+        TWO_FACTOR_POLICY,
+        lambda o, u: (reverse("organisation_two_factor"), {"two_factor_required": "on"}),
     ),
     # --- conversations --------------------------------------------------------------------------
     Write(
