@@ -113,7 +113,12 @@ class Invoice(TenantOwned):
                 name="invoice_credit_note_references_an_invoice",
             ),
         ]
-        indexes = [models.Index(fields=["policyholder", "month"]), models.Index(fields=["month"])]
+        indexes = [
+            models.Index(fields=["policyholder", "month"]),
+            models.Index(fields=["month"]),
+            # The PDF sweep reads the recent invoices (billing.services.pdfs).
+            models.Index(fields=["issued_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -193,11 +198,18 @@ class BillingRunTrigger(models.TextChoices):
     API = "api", _("API")
 
 
+ACTIVE_RUN_STATUSES = (BillingRunStatus.QUEUED, BillingRunStatus.RUNNING)
+
+
 class BillingRun(models.Model):
     """One pass of month-end billing over every contract in force in `month` (insurer-wide).
 
-    Counters are updated in the same transaction as each invoice, so they match the invoices
-    even when the run is killed: `issued + skipped + failed` reaches `total` when it finishes.
+    Contracts are billed in number order, a group per transaction; `resume_after` (the last
+    contract of the last committed group) and the counters are written in that transaction.
+    The counters are derived from rows, never accumulated: `issued` counts the invoices of this
+    run, `failed` its failures, `skipped` the contracts up to `resume_after` with neither, so
+    they match the invoices whoever executes the run and however often; `issued + skipped +
+    failed` reaches `total` when it finishes. `updated_at` is the heartbeat of each group.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -219,6 +231,8 @@ class BillingRun(models.Model):
         default=0, help_text=_("Déjà facturés, ou rien à facturer.")
     )
     failed = models.PositiveIntegerField(default=0)
+    # The number of the last contract processed: a resumed execution continues after it.
+    resume_after = models.CharField(max_length=30, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -270,6 +284,9 @@ class BillingRunFailure(models.Model):
 
     class Meta:
         ordering = ["contract_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "contract"], name="billing_run_failure_once"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contract_number}: {self.message}"

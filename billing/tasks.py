@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from celery import shared_task
 from django_scopes import scopes_disabled
 
 from billing import services
-from billing.models import BillingRunTrigger, Invoice
+from billing.models import ACTIVE_RUN_STATUSES, BillingRun, BillingRunTrigger, Invoice
 from billing.premium import month_before, month_first
 from portal.timeutils import business_today
 from unlockplus.celery import RETRY_TRANSIENT
@@ -18,26 +19,58 @@ logger = logging.getLogger(__name__)
 
 @shared_task(**RETRY_TRANSIENT)
 def billing_run_month() -> str:
-    """Beat, the 1st at night: bill the month before. A duplicate beat runs a second pass
-    that finds every contract already invoiced and changes nothing."""
+    """Beat, the 1st at night: bill the month before. A redelivered or retried message resumes
+    the month's unfinished beat run; a duplicate beat after it finished runs a second pass that
+    finds every contract already invoiced and changes nothing."""
     month = month_before(month_first(business_today()))
-    run = services.billing_run_create(month=month, trigger=BillingRunTrigger.BEAT, actor=None)
+    with scopes_disabled():  # runs are insurer-wide rows
+        unfinished = (
+            BillingRun.objects.filter(
+                month=month, trigger=BillingRunTrigger.BEAT, status__in=ACTIVE_RUN_STATUSES
+            )
+            .order_by("created_at")
+            .first()
+        )
+    run = unfinished or services.billing_run_create(
+        month=month, trigger=BillingRunTrigger.BEAT, actor=None
+    )
     run = services.billing_run_execute(run_id=run.pk)
     return f"{run.month:%Y-%m}: {run.issued} issued, {run.skipped} skipped, {run.failed} failed"
 
 
 @shared_task(**RETRY_TRANSIENT)
 def billing_run_execute_task(*, run_id: str) -> str:
-    """Started from the finance page or the API; a redelivered task re-executes the same run."""
+    """Started from the finance page, the API or the supervisor. Executes the run from where it
+    stopped; a finished run, or one another worker is executing, is left as it is."""
     run = services.billing_run_execute(run_id=run_id)
     return f"{run.month:%Y-%m}: {run.issued} issued, {run.skipped} skipped, {run.failed} failed"
 
 
 @shared_task(**RETRY_TRANSIENT)
+def billing_run_supervise() -> int:
+    """Beat, every few minutes: resume (or close) the runs whose heartbeat stopped."""
+    return len(services.billing_runs_supervise())
+
+
+@shared_task(**RETRY_TRANSIENT)
 def invoice_render_pdfs(*, invoice_ids: list[str]) -> None:
-    """The PDFs of one committed group; a redelivered task skips those already stored."""
+    """The PDFs of one committed group (or of a sweep); those already stored are skipped."""
+    with scopes_disabled():
+        pending = set(
+            Invoice.objects.filter(pk__in=invoice_ids, pdf__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
     for invoice_id in invoice_ids:
-        invoice_render_pdf(invoice_id=invoice_id)
+        if UUID(str(invoice_id)) in pending:
+            invoice_render_pdf(invoice_id=invoice_id)
+
+
+@shared_task(**RETRY_TRANSIENT)
+def invoice_render_sweep() -> int:
+    """Beat, every minute, on the PDF queue: enqueue the renders whose kick was lost. Behind a
+    backlog of renders its message expires (beat's `expires`) rather than enqueue them twice."""
+    return services.invoice_pdfs_sweep()
 
 
 @shared_task(**RETRY_TRANSIENT)

@@ -19,7 +19,6 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -269,10 +268,6 @@ def issue_invoices(
         ],
     )
     render_after_commit(invoices)
-    if run is not None:
-        BillingRun.objects.filter(pk=run.pk).update(
-            issued=F("issued") + len(invoices), updated_at=issued_at
-        )
     return invoices
 
 
@@ -301,24 +296,38 @@ def invoice_issue(
 
 
 def invoice_pdf_store(*, invoice: Invoice) -> InvoicePdf:
-    """Render the PDF of `invoice` once and store it; later calls return the stored bytes."""
+    """Render the PDF of `invoice` once and store it; later calls return the stored bytes.
+
+    Renderers of one invoice take turns on its row (`FOR NO KEY UPDATE`: issuing a credit note
+    against it, which only references it, is not held up), so the after-commit kick, the sweep
+    and a first download racing each other render it once: the others find it stored.
+    """
     from billing.pdf import invoice_pdf_render
 
     existing = InvoicePdf.objects.filter(invoice=invoice).first()
     if existing is not None:
         return existing
-    content = invoice_pdf_render(invoice=invoice)
-    # Two renderers racing both produce the same bytes; the first row stored wins.
-    InvoicePdf.objects.bulk_create(
-        [
-            InvoicePdf(
-                policyholder_id=invoice.policyholder_id,
-                invoice=invoice,
-                content=content,
-                sha256=hashlib.sha256(content).hexdigest(),
-                rendered_at=timezone.now(),
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    with transaction.atomic():
+        list(
+            Invoice.objects.select_for_update(no_key=True)
+            .filter(pk=invoice.pk)
+            .values_list("pk", flat=True)
+        )
+        existing = InvoicePdf.objects.filter(invoice=invoice).first()
+        if existing is not None:
+            return existing
+        content = invoice_pdf_render(invoice=invoice)
+        # The unique invoice is the backstop: a conflicting row would be the same bytes.
+        InvoicePdf.objects.bulk_create(
+            [
+                InvoicePdf(
+                    policyholder_id=invoice.policyholder_id,
+                    invoice=invoice,
+                    content=content,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    rendered_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
     return InvoicePdf.objects.get(invoice=invoice)
