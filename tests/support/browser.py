@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tests.support.clients import otp_code, totp_device
 from tests.support.factories import PASSWORD
 
 if TYPE_CHECKING:  # Playwright itself is imported when a browser is launched.
@@ -57,11 +60,34 @@ def launched_chromium() -> Iterator[Browser]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
+def sign_in(
+    page: Page, base_url: str, username: str, password: str, *, two_factor: bool = True
+) -> None:
+    """The login form; then, for a user who signs in with a second factor (every insurer user),
+    the code page, with a code of their test device (created if they have none). With
+    `two_factor=False` the test handles what follows the password itself."""
+    device = _two_factor_device(username) if two_factor else None
     page.goto(f"{base_url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit].primary")
+    with page.expect_navigation():
+        page.click("button[type=submit].primary")
+    if device is not None and "/account/two-factor/verify/" in page.url:
+        page.fill("#id_code", otp_code(device))
+        with page.expect_navigation():
+            page.click("button[type=submit].primary")
+
+
+def _two_factor_device(username: str) -> TOTPDevice | None:
+    from portal import policy
+    from portal.models import User
+
+    user = User.objects.select_related("organisation").filter(username=username).first()
+    if user is None or not user.is_active:
+        return None
+    if policy.two_factor_required(user) or user_has_device(user):
+        return totp_device(user)
+    return None
 
 
 def login(chromium: Browser, base: str, email: str) -> Page:
