@@ -246,6 +246,7 @@ class DeliveryChannel(models.TextChoices):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("En attente")
+    SENDING = "sending", _("En cours d'envoi")
     SENT = "sent", _("Envoyé")
     FAILED = "failed", _("Échec")
 
@@ -269,6 +270,8 @@ class Delivery(models.Model):
     batch_key = models.CharField(max_length=80, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a dispatcher claimed it for sending (status `sending`): see `portal.outbox`.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

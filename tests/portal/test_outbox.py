@@ -188,15 +188,15 @@ def test_two_dispatchers_racing_on_the_same_delivery_send_one_email(
 ) -> None:
     delivery = a_pending_delivery(world.alice.credit_manager)
     sending, release = threading.Event(), threading.Event()
-    real_send_mail = outbox.send_mail
+    real_send = EmailMessage.send
 
-    def slow_send_mail(**kwargs: Any) -> int:
-        # The first dispatcher holds the row lock while its SMTP server is slow to answer.
+    def slow_send(message: EmailMessage, fail_silently: bool = False) -> int:
+        # The first dispatcher has claimed the delivery; its SMTP server is slow to answer.
         sending.set()
         assert release.wait(timeout=10)
-        return real_send_mail(**kwargs)
+        return real_send(message, fail_silently)
 
-    monkeypatch.setattr(outbox, "send_mail", slow_send_mail)
+    monkeypatch.setattr(EmailMessage, "send", slow_send)
     first: list[Any] = []
     second: list[Any] = []
     one = in_thread(lambda: outbox.delivery_send(delivery_id=delivery.pk), first)
@@ -204,7 +204,7 @@ def test_two_dispatchers_racing_on_the_same_delivery_send_one_email(
     one.start()
     assert sending.wait(timeout=10)
     two.start()
-    two.join(timeout=10)  # passes the locked row by instead of waiting for it
+    two.join(timeout=10)  # finds it claimed (or locked) and passes it by, without waiting
     assert not two.is_alive()
     release.set()
     one.join(timeout=10)
