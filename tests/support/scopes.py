@@ -1,7 +1,9 @@
 """Tenant scopes for code called directly by a test, as the application would enter them.
 
 A service is called inside the scope of the user who acts (`acting_as`), or of a policyholder
-(`scope_of`); `django_scopes.scopes_disabled()` stays for the tests about the bypass itself."""
+(`scope_of`). The suite connects as an ordinary role, so PostgreSQL's policies hold as well:
+arranging rows (the factories, `build_world`, a contract's terms set by hand) goes through the
+named bypass, `django_scopes.scopes_disabled()`, and so do the tests about the bypass itself."""
 
 from __future__ import annotations
 
