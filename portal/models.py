@@ -281,10 +281,11 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
+            # The sweep's: pending, or claimed by a sender that may have vanished.
             models.Index(
                 fields=["created_at"],
-                condition=Q(status="pending"),
-                name="delivery_pending",
+                condition=Q(status__in=["pending", "sending"]),
+                name="delivery_unsent",
             ),
         ]
 
