@@ -1,5 +1,9 @@
 """`python -m benchmarks [name ...]`: run the benchmarks (default: all, in registry order) and
-print one figure per line: `<benchmark>.<figure> <value> <unit>`."""
+print one figure per line: `<benchmark>.<figure> <value> <unit>`.
+
+They run as production does, as an ordinary database role under row-level security: the first
+line, `bench.role_rls 1.00 bool`, says so (the role is named on stderr), and a superuser or
+BYPASSRLS role is refused unless `--allow-superuser` (see `benchmarks/database.py`)."""
 
 from __future__ import annotations
 
@@ -24,7 +28,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Runs the benchmarks and prints one figure per line: name value unit.",
     )
     parser.add_argument("only", nargs="*", help="Benchmark names to run (default: all).")
-    only: list[str] = parser.parse_args(argv).only
+    parser.add_argument(
+        "--allow-superuser",
+        action="store_true",
+        help="Run even as a role exempt from row-level security (figures then say 0).",
+    )
+    arguments = parser.parse_args(argv)
+    only: list[str] = arguments.only
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "unlockplus.settings")
     import django
@@ -32,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.test.utils import override_settings
 
+    from benchmarks.database import current_role, superuser_allowed
     from benchmarks.registry import REGISTRY
 
     for module in MODULES:
@@ -40,6 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)} (known: {', '.join(REGISTRY)})")
     names = only or list(REGISTRY)
+    role = current_role()
+    print(f"[bench] connected as {role.describe()}", file=sys.stderr, flush=True)
+    if not role.under_rls and not superuser_allowed(arguments.allow_superuser):
+        print(
+            "[bench] refused: production runs under row-level security; connect as an ordinary "
+            "role (NOSUPERUSER NOBYPASSRLS) or pass --allow-superuser",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"bench.role_rls {float(role.under_rls):.2f} bool", flush=True)
+    print(f"bench.forced_rls_tables {float(role.forced_tables):.2f} tables", flush=True)
     with override_settings(ALLOWED_HOSTS=["*"], SECURE_SSL_REDIRECT=False, DEBUG=False):
         for name in names:
             for figure, value, unit in REGISTRY[name]():

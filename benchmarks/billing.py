@@ -6,6 +6,12 @@ The bench book lives in its own corner so the demo data stays believable: one be
 policyholder, 10 000 *terminated* contracts in force in January 2001 only, 100 bench buyers,
 guarantee periods that all end by 1 February 2001. It is written once with COPY and reused.
 The bench invoices are deleted afterwards and the year's number sequence is given back.
+
+Under row-level security (the benchmarks' ordinary role), the book is written and the bare SQL
+anchor runs inside `scopes_disabled()`, as the run itself does; the PDFs render in the
+invoice's policyholder scope, as the render task does. The run's counts and totals are checked
+against the bare SQL, so that rows hidden by a policy fail the benchmark instead of speeding
+it up.
 """
 
 from __future__ import annotations
@@ -24,12 +30,20 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from stdnum import luhn
 
+from benchmarks.database import copy_into_tenant_table
 from benchmarks.registry import Figure, benchmark
 from billing import premium_sql, services
-from billing.models import BillingRun, BillingRunTrigger, Invoice, InvoiceNumberSequence
+from billing.models import (
+    BillingRun,
+    BillingRunTrigger,
+    Invoice,
+    InvoiceLine,
+    InvoiceNumberSequence,
+)
 from billing.premium import month_after
 from portal.demo import build_demo_world
 from portal.models import AuditEvent, Organisation, OrganisationKind
+from portal.tenancy import tenant_scope
 from portal.timeutils import business_today
 from underwriting.models import Buyer, Contract, ContractStatus, Guarantee, PremiumBasis
 
@@ -64,24 +78,28 @@ def _period(contract: int, buyer: int) -> str:
 @transaction.atomic
 def _bench_book() -> tuple[Organisation, list[uuid.UUID]]:
     """The bench policyholder and its contracts, created with COPY the first time only."""
+    with scopes_disabled():  # tenant rows of one policyholder, written outside any request
+        return _bench_book_unscoped()
+
+
+def _bench_book_unscoped() -> tuple[Organisation, list[uuid.UUID]]:
     policyholder, _ = Organisation.objects.get_or_create(
         kind=OrganisationKind.POLICYHOLDER,
         name=BENCH_NAME,
         defaults={"address": "1 rue du Banc d'Essai\n75000 Paris"},
     )
-    with scopes_disabled():
-        contract_ids = list(
-            Contract.objects.filter(policyholder=policyholder)
-            .order_by("number")
-            .values_list("pk", flat=True)
-        )
-        if len(contract_ids) == CONTRACTS and (
-            Guarantee.objects.filter(policyholder=policyholder).count() == CONTRACTS * GUARANTEES
-        ):
-            return policyholder, contract_ids
-        Guarantee.objects.filter(policyholder=policyholder).delete()
-        Invoice.objects.filter(policyholder=policyholder).delete()
-        Contract.objects.filter(policyholder=policyholder).delete()
+    contract_ids = list(
+        Contract.objects.filter(policyholder=policyholder)
+        .order_by("number")
+        .values_list("pk", flat=True)
+    )
+    if len(contract_ids) == CONTRACTS and (
+        Guarantee.objects.filter(policyholder=policyholder).count() == CONTRACTS * GUARANTEES
+    ):
+        return policyholder, contract_ids
+    Guarantee.objects.filter(policyholder=policyholder).delete()
+    Invoice.objects.filter(policyholder=policyholder).delete()
+    Contract.objects.filter(policyholder=policyholder).delete()
 
     sirens = [_bench_siren(i) for i in range(GUARANTEES)]
     existing = set(Buyer.objects.filter(siren__in=sirens).values_list("siren", flat=True))
@@ -96,13 +114,16 @@ def _bench_book() -> tuple[Organisation, list[uuid.UUID]]:
     buyer_ids = [buyers[siren] for siren in sirens]
     now = timezone.now()
     contract_ids = [uuid.uuid4() for _ in range(CONTRACTS)]
+    # COPY leaves out the model's defaults: the columns without one in the database get it here.
+    answer_time_hours = Contract._meta.get_field("answer_time_hours").get_default()
     with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(
-            f"COPY {Contract._meta.db_table} (id, policyholder_id, number, primary_insurer_name, "
-            "primary_policy_number, status, starts_on, ends_on, monthly_rate, premium_basis, "
-            "insured_percentage, max_credit_term_days, waiting_period_days, "
-            "declaration_deadline_days, top_up_multiple, created_at) FROM STDIN"
+        with copy_into_tenant_table(
+            cursor,
+            Contract._meta.db_table,
+            "id, policyholder_id, number, primary_insurer_name, primary_policy_number, status, "
+            "starts_on, ends_on, monthly_rate, premium_basis, insured_percentage, "
+            "max_credit_term_days, waiting_period_days, declaration_deadline_days, "
+            "top_up_multiple, answer_time_hours, created_at",
         ) as copy:
             for i, contract_id in enumerate(contract_ids):
                 copy.write_row(
@@ -122,12 +143,15 @@ def _bench_book() -> tuple[Organisation, list[uuid.UUID]]:
                         150,
                         60,
                         Decimal("2"),
+                        answer_time_hours,
                         now,
                     )
                 )
-        with raw.copy(
-            f"COPY {Guarantee._meta.db_table} (id, policyholder_id, contract_id, buyer_id, amount, "
-            "primary_amount, period, change, created_at, note) FROM STDIN"
+        with copy_into_tenant_table(
+            cursor,
+            Guarantee._meta.db_table,
+            "id, policyholder_id, contract_id, buyer_id, amount, primary_amount, period, change, "
+            "created_at, note",
         ) as copy:
             for i, contract_id in enumerate(contract_ids):
                 for j, buyer_id in enumerate(buyer_ids):
@@ -165,7 +189,8 @@ SELECT SUM(ROUND(CASE WHEN c.premium_basis = 'peak' THEN x.peak * c.monthly_rate
 
 def _bare_aggregate(policyholder: Organisation) -> tuple[float, Decimal, int]:
     start = time.perf_counter()
-    with connection.cursor() as cursor:
+    # Under the same policies as the run: the insurer-wide scope it bills in.
+    with scopes_disabled(), connection.cursor() as cursor:
         cursor.execute(
             BARE_SQL,
             {"first": MONTH, "next": month_after(MONTH), "policyholder": policyholder.pk},
@@ -181,7 +206,7 @@ def _computation_only(contract_ids: list[uuid.UUID]) -> tuple[float, Decimal]:
     total = Decimal("0")
     for begin in range(0, len(contract_ids), services.COMMIT_EVERY):
         group = contract_ids[begin : begin + services.COMMIT_EVERY]
-        with transaction.atomic(), connection.cursor() as cursor:
+        with scopes_disabled(), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(premium_sql.DROP_WORK)
             cursor.execute(
                 premium_sql.CREATE_WORK,
@@ -241,6 +266,7 @@ def billing_month() -> Iterator[Figure]:
     start = time.perf_counter()
     policyholder, contract_ids = _bench_book()
     yield "setup_or_reuse_book", time.perf_counter() - start, "s"
+    assert len(contract_ids) == CONTRACTS, len(contract_ids)
     year = business_today().year
     sequence_before = (
         InvoiceNumberSequence.objects.filter(year=year).values_list("last", flat=True).first()
@@ -248,6 +274,8 @@ def billing_month() -> Iterator[Figure]:
 
     bare_seconds, bare_total, bare_lines = _bare_aggregate(policyholder)
     yield "bare_sql_aggregate", bare_seconds, "s"
+    # Every guarantee of the book overlaps January 2001: one line per contract and buyer.
+    assert bare_lines == CONTRACTS * GUARANTEES and bare_total > 0, (bare_lines, bare_total)
     compute_seconds, compute_total = _computation_only(contract_ids)
     bare_again, _, _ = _bare_aggregate(policyholder)  # the cache is warm for both now
     bare_seconds = min(bare_seconds, bare_again)
@@ -264,12 +292,17 @@ def billing_month() -> Iterator[Figure]:
     yield "invoices_issued", run.issued, "invoices"
     with scopes_disabled():
         issued = Invoice.objects.filter(policyholder=policyholder, month=MONTH)
-        premium = issued.aggregate(total=Sum("premium_total"))["total"]
-    yield "lines", bare_lines, "lines"
+        premium = issued.aggregate(total=Sum("premium_total"))["total"] or Decimal("0")
+        invoices = issued.count()
+        lines = InvoiceLine.objects.filter(policyholder=policyholder, invoice__month=MONTH).count()
+    yield "lines", lines, "lines"
     # The run, the Python computation and the bare SQL agree to the cent.
     yield "premium_total_eur", float(premium), "EUR"
     yield "premium_mismatch_vs_bare_sql_eur", float(abs(premium - bare_total)), "EUR"
     yield "premium_mismatch_vs_computation_eur", float(abs(premium - compute_total)), "EUR"
+    assert run.issued == invoices == CONTRACTS and run.failed == 0, (run.issued, invoices)
+    assert lines == bare_lines, (lines, bare_lines)
+    assert premium == bare_total == compute_total, (premium, bare_total, compute_total)
 
     start = time.perf_counter()
     rerun = services.billing_run_execute(
@@ -307,17 +340,20 @@ def _render_many(invoice_ids: list[str]) -> int:
     from billing.pdf import invoice_pdf_render
 
     connections.close_all()
+    # As the render task: the tenant read in the named bypass, the render in its scope.
     with scopes_disabled():
-        for invoice in Invoice.objects.filter(pk__in=invoice_ids):
-            invoice_pdf_render(invoice=invoice)
-    return len(invoice_ids)
+        owners = dict(Invoice.objects.filter(pk__in=invoice_ids).values_list("pk", "policyholder"))
+    for invoice_id, policyholder_id in owners.items():
+        with tenant_scope([policyholder_id]):
+            invoice_pdf_render(invoice=Invoice.objects.get(pk=invoice_id))
+    return len(owners)
 
 
 def _pdf_figures(policyholder: Organisation) -> Iterator[Figure]:
     from billing.pdf import invoice_pdf_render
 
     invoice = _hundred_line_invoice(policyholder)
-    with scopes_disabled():
+    with tenant_scope([policyholder.pk]):  # the render task's scope
         yield "pdf_invoice_lines", invoice.lines.count(), "lines"
         samples = []
         first = invoice_pdf_render(invoice=invoice)
@@ -326,6 +362,7 @@ def _pdf_figures(policyholder: Organisation) -> Iterator[Figure]:
             content = invoice_pdf_render(invoice=invoice)
             samples.append(time.perf_counter() - start)
             assert content == first  # deterministic bytes
+        assert invoice.lines.count() == GUARANTEES
         ids = [
             str(pk)
             for pk in Invoice.objects.filter(policyholder=policyholder, month=MONTH)
@@ -341,6 +378,7 @@ def _pdf_figures(policyholder: Organisation) -> Iterator[Figure]:
         start = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             rendered = sum(pool.map(_render_many, [ids[i::workers] for i in range(workers)]))
+        assert rendered == len(ids), (rendered, len(ids))
         yield (
             f"pdf_throughput_{workers}_worker",
             rendered / (time.perf_counter() - start),

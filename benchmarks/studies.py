@@ -136,6 +136,7 @@ def studies_upload() -> Iterator[Figure]:
     files = {"csv": _csv_bytes(rows), "xlsx": _xlsx_bytes(rows)}
     yield "lines", LINES, "lines"
     seconds: dict[str, float] = {}
+    accepted_lines: dict[str, int] = {}
     for kind, content in files.items():
         yield f"{kind}_file_size", len(content) / MB, "MB"
         start = time.perf_counter()
@@ -144,6 +145,7 @@ def studies_upload() -> Iterator[Figure]:
         assert lines == LINES, lines
         yield f"{kind}_upload_to_verdicts", seconds[kind], "s"
         yield f"{kind}_accepted_lines", accepted, "lines"
+        accepted_lines[kind] = accepted
         # Measured apart: tracing slows the reading down several times.
         tracemalloc.start()
         _to_verdicts(content, f"acheteurs.{kind}")
@@ -163,7 +165,7 @@ def studies_upload() -> Iterator[Figure]:
         start = time.perf_counter()
         export(verdicts)
         yield f"verdicts_{kind}_export", time.perf_counter() - start, "s"
-    yield from _through_the_service(files)
+    yield from _through_the_service(files, expected=accepted_lines)
     # ru_maxrss is in kilobytes on Linux: the whole process, data generation included.
     yield "process_max_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB"
 
@@ -211,6 +213,7 @@ def _upload_once(kind: str, content: bytes) -> tuple[float, int]:
             organisation=organisation,
             role=Role.CREDIT_MANAGER,
         )
+    # The scope the middleware gives the wholesaler's credit manager: its own organisation.
     with tenant_scope([organisation.pk]), override_settings(STUDY_ASYNC_LINES=LINES * 10):
         study = study_start(contract=contract, actor=actor)
         start = time.perf_counter()
@@ -218,16 +221,20 @@ def _upload_once(kind: str, content: bytes) -> tuple[float, int]:
             study_id=study.pk, content=content, filename=f"acheteurs.{kind}", actor=actor
         )
         seconds = time.perf_counter() - start
+        stored = StudyLine.objects.filter(study=study).count()
+    assert stored == LINES, f"{stored} study lines visible in the tenant's scope, not {LINES}"
     return seconds, study.lines_accepted
 
 
-def _through_the_service(files: dict[str, bytes]) -> Iterator[Figure]:
+def _through_the_service(files: dict[str, bytes], *, expected: dict[str, int]) -> Iterator[Figure]:
     for kind, content in files.items():
         _bench_cleanup()
         try:
             seconds, accepted = _upload_once(kind, content)
             yield f"{kind}_upload_service_to_stored_verdicts", seconds, "s"
             yield f"{kind}_upload_service_accepted_lines", accepted, "lines"
+            # The service stores the verdicts the reading alone gives.
+            assert accepted == expected[kind], (kind, accepted, expected[kind])
             _bench_cleanup()
             tracemalloc.start()
             _upload_once(kind, content)

@@ -499,10 +499,25 @@ def run_tests(args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
+def bench_admin_url(url: str) -> str:
+    """The superuser of the server `url` names (`postgres`, as the embedded server has it), on
+    its `postgres` database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(
+        parts._replace(netloc=f"postgres@{parts.netloc.rpartition('@')[2]}", path="/postgres")
+    )
+
+
 def run_bench(args: list[str]) -> int:
-    # Benchmarks run with DEBUG off, i.e. production's settings, on this machine.
+    # Benchmarks run with DEBUG off and as an ordinary role under row-level security, i.e.
+    # production's settings and policies, on this machine (`python -m benchmarks` refuses a
+    # superuser). A superuser connection, DATABASE_ADMIN_URL, only creates and drops the
+    # monitoring benchmark's own database and its extensions.
     os.environ.setdefault("DJANGO_SECRET_KEY", local_secret_key())
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+    os.environ.setdefault("DATABASE_ADMIN_URL", bench_admin_url(os.environ["DATABASE_URL"]))
     manage("migrate", "--noinput")
     return subprocess.run(
         [str(PYTHON), "-m", "benchmarks", *args], cwd=ROOT, check=False
