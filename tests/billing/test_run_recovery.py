@@ -87,7 +87,11 @@ def wait_until_no_run_lock(timeout: float = 10.0) -> None:
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+                """
+                SELECT count(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND classid = %s
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """,
                 [runs_service.RUN_LOCK_CLASS],
             )
             if cursor.fetchone()[0] == 0:

@@ -9,8 +9,9 @@ import pytest
 from celery.schedules import crontab
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import InterfaceError, OperationalError
 
-from billing.models import BillingRun, BillingRunTrigger, Invoice
+from billing.models import BillingRun, BillingRunStatus, BillingRunTrigger, Invoice
 from billing.premium import month_before, month_first
 from billing.tasks import billing_run_month
 from portal.timeutils import business_today
@@ -18,6 +19,7 @@ from tests.support.billing import guarantee
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import insurer_scope
 from tests.support.world import World
+from unlockplus.celery import app as celery_app
 
 
 def test_beat_bills_on_the_first_at_two_in_the_morning_paris_time() -> None:
@@ -25,6 +27,45 @@ def test_beat_bills_on_the_first_at_two_in_the_morning_paris_time() -> None:
     assert entry["task"] == "billing.tasks.billing_run_month"
     assert entry["schedule"] == crontab(minute=0, hour=2, day_of_month=1)
     assert settings.CELERY_TIMEZONE == "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    ("entry", "task", "queue", "schedule", "every"),
+    [
+        (
+            "billing-runs-supervise",
+            "billing.tasks.billing_run_supervise",
+            "billing",
+            crontab(minute="*/5"),
+            300,
+        ),
+        ("billing-pdfs-sweep", "billing.tasks.invoice_render_sweep", "pdf", 60.0, 60),
+    ],
+)
+def test_beat_supervises_the_runs_and_sweeps_the_pdfs_on_their_queues(
+    entry: str, task: str, queue: str, schedule: object, every: int
+) -> None:
+    scheduled = settings.CELERY_BEAT_SCHEDULE[entry]
+    assert (scheduled["task"], scheduled["schedule"]) == (task, schedule)
+    # A message left behind a backlog expires rather than pile up behind it.
+    options: dict[str, int] = scheduled["options"]  # type: ignore[assignment]
+    assert 0 < options["expires"] < every
+    assert celery_app.amqp.router.route({}, task)["queue"].name == queue
+    retried_on = getattr(celery_app.tasks[task], "autoretry_for", ())
+    assert OperationalError in retried_on and InterfaceError in retried_on
+    assert settings.BILLING_RUN_STALL_SECONDS == 300
+
+
+def test_a_redelivered_beat_resumes_the_months_unfinished_run(world: World) -> None:
+    guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2020, 1, 1))
+    previous = month_before(month_first(business_today()))
+    killed = BillingRun.objects.create(
+        month=previous, trigger=BillingRunTrigger.BEAT, status=BillingRunStatus.RUNNING
+    )
+    billing_run_month()  # the message of the killed worker, delivered again
+    assert list(BillingRun.objects.values_list("pk", "status", "issued")) == [
+        (killed.pk, BillingRunStatus.FINISHED, 1)
+    ]
 
 
 def test_the_beat_task_bills_the_month_before_and_a_duplicate_changes_nothing(
