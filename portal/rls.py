@@ -85,7 +85,10 @@ def _follow_scope(
         aborted = connection.connection.info.transaction_status == TransactionStatus.INERROR
         # In an aborted transaction only the rollback (to a savepoint) can run: let it through.
         if not aborted and getattr(connection, SETTING_ATTR, None) != value:
-            with connection.connection.cursor() as cursor:
+            # Through Django's error wrapper, as the statement itself would be: a dropped or
+            # terminated connection raises django.db.OperationalError (which callers tell apart
+            # from other failures, the billing run for one) and marks the connection unusable.
+            with connection.wrap_database_errors, connection.connection.cursor() as cursor:
                 cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
             # Set inside a transaction, the value is undone by a rollback: remember it only when
             # it was committed at once (autocommit), otherwise set it again next time.

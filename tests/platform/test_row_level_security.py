@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from uuid import uuid4
 
 import pytest
 from django.apps import apps
@@ -111,3 +112,31 @@ def test_the_database_refuses_a_row_written_for_another_tenant(
             theirs.save()
         own.save()
         assert "UP-OWN-1" in contract_numbers()
+
+
+def test_a_lost_connection_is_djangos_error_when_the_scope_setting_fails(
+    transactional_db: None,
+) -> None:
+    """The setting is written through Django's error wrapper: a terminated session raises
+    django.db.OperationalError, which callers tell apart from other failures (a billing run
+    stops and is resumed, instead of carrying on without its lock on a new session)."""
+    import psycopg
+    from django.db import OperationalError
+
+    connection.ensure_connection()
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    try:
+        # A scope the connection has not set yet: the wrapper's set_config meets the loss.
+        with tenant_scope([uuid4()]), pytest.raises(OperationalError):
+            contract_numbers()
+    finally:
+        connection.close()
