@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from billing.models import Invoice
 from billing.premium import parse_month
+from portal.api_filters import StrictFilterSet
 from portal.errors import RuleViolation
 
 
@@ -26,7 +27,7 @@ class MonthFilter(django_filters.CharFilter):
     pass
 
 
-class InvoiceFilter(django_filters.FilterSet):
+class InvoiceFilter(StrictFilterSet):
     # Not stripped: `2026-10` followed by a line break is not a month.
     month = MonthFilter(
         method="filter_month", strip=False, validators=[_validate_month], help_text="`YYYY-MM`."

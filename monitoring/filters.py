@@ -5,9 +5,10 @@ from __future__ import annotations
 import django_filters  # type: ignore[import-untyped]  # no stubs published
 
 from monitoring.models import AlertExposure, BuyerInsight
+from portal.api_filters import StrictFilterSet
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(StrictFilterSet):
     buyer = django_filters.UUIDFilter(
         field_name="alert__buyer_id", help_text="Only the alerts on this buyer (its id)."
     )
@@ -17,7 +18,7 @@ class AlertFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class InsightFilter(django_filters.FilterSet):
+class InsightFilter(StrictFilterSet):
     buyer = django_filters.UUIDFilter(
         field_name="buyer_id", help_text="Only the insights on this buyer (its id)."
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.exceptions import APIException, ValidationError
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -18,6 +20,10 @@ from portal.errors import DomainError
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = NotFound()  # not Django's "No <Model> matches the given query."
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException):
         response.data = error_body(exc, response.data)

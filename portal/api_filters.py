@@ -26,6 +26,22 @@ class ListFilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
 
+class StrictFilterSet(django_filters.FilterSet):
+    """A parameter given empty is an error, as DRF's own fields say, not "no filter": the schema
+    says what a value must be (a uuid, one of the statuses), and an empty one is none of them."""
+
+    def is_valid(self) -> bool:
+        valid: bool = super().is_valid()
+        for name in self.filters:
+            if name in self.data and self.data.get(name) == "":
+                self.form.add_error(name, forms.ValidationError(BLANK, code="blank"))
+                valid = False
+        return valid
+
+
+BLANK = "This field may not be blank."
+
+
 class StrictBooleanField(forms.Field):
     """`true`/`false` (or DRF's other spellings: `1`, `yes`, `on`...); anything else is an error,
     not silently "no filter" as django-filter's own boolean does."""

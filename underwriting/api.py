@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
 )
 from rest_framework import mixins, status
@@ -133,7 +134,7 @@ class BuyerViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
         buyers = selectors.buyer_search(query=query.validated_data["q"])
         return Response({"count": len(buyers), "results": BuyerSerializer(buyers, many=True).data})
 
-    @extend_schema(request=BuyerLookupSerializer, responses=BuyerSerializer)
+    @extend_schema(request=BuyerLookupSerializer, responses={200: BuyerSerializer})
     def create(self, request: Request) -> Response:
         user = api_user(request)
         _require(policy.can_look_up_buyers(user))
@@ -237,7 +238,17 @@ class GuaranteeRequestViewSet(ScopedReadOnlyViewSet):
         )
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(request=DecideSerializer, responses=GuaranteeRequestSerializer)
+    @extend_schema(
+        request=DecideSerializer,
+        responses={
+            200: GuaranteeRequestSerializer,
+            202: OpenApiResponse(
+                GuaranteeRequestSerializer,
+                description="Above the arbiter's authority: recorded, awaiting a senior "
+                "arbiter's countersignature.",
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str | None = None) -> Response:
         user = api_user(request)
@@ -311,7 +322,7 @@ class GuaranteeViewSet(ScopedReadOnlyViewSet):
     def scoped_queryset(self) -> QuerySet[Any]:
         return Guarantee.objects.select_related("buyer").order_by("buyer__name", "period", "id")
 
-    @extend_schema(request=GuaranteeReduceSerializer, responses=GuaranteeSerializer)
+    @extend_schema(request=GuaranteeReduceSerializer, responses={201: GuaranteeSerializer})
     @action(detail=True, methods=["post"])
     def reduce(self, request: Request, pk: str | None = None) -> Response:
         user = api_user(request)

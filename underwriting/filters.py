@@ -11,7 +11,7 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 
-from portal.api_filters import StrictBooleanFilter
+from portal.api_filters import StrictBooleanFilter, StrictFilterSet
 from portal.models import User
 from underwriting import selectors
 from underwriting.models import Guarantee, GuaranteeRequest, RequestReason, RequestStatus
@@ -24,7 +24,7 @@ class AssignedToFilter(django_filters.CharFilter):
     pass
 
 
-class GuaranteeRequestFilter(django_filters.FilterSet):
+class GuaranteeRequestFilter(StrictFilterSet):
     """The arbiter queue's filters (`selectors.RequestFilters`), as the API takes them."""
 
     status = django_filters.ChoiceFilter(choices=RequestStatus.choices)
@@ -67,7 +67,7 @@ class GuaranteeRequestFilter(django_filters.FilterSet):
         )
 
 
-class GuaranteeFilter(django_filters.FilterSet):
+class GuaranteeFilter(StrictFilterSet):
     buyer = django_filters.UUIDFilter()
     contract = django_filters.UUIDFilter()
     in_force = StrictBooleanFilter(

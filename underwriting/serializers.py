@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
@@ -32,6 +32,7 @@ class BuyerSerializer(serializers.ModelSerializer):
         fields = ["id", "siren", "vat_number", "country", "name", "city", "grade", "proceedings"]
 
 
+@extend_schema_serializer(many=False)  # the list's answer is one object, not a list
 class BuyerSearchSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     results = BuyerSerializer(many=True)
