@@ -35,6 +35,7 @@ class GuaranteeRequestFilter(StrictFilterSet):
         # \Z, not $: a trailing line break is not a user id.
         validators=[RegexValidator(r"\A(me|none|[0-9]{1,18})\Z", "`me`, `none` or a user id.")],
         max_length=20,
+        strip=False,
         help_text="`me`, `none` or a user id.",
     )
     ordering = django_filters.ChoiceFilter(
