@@ -34,6 +34,7 @@ from billing.models import (
 from billing.premium import ZERO, days_in, invoice_totals, month_after, month_first
 from portal.errors import RuleViolation
 from portal.events import events_record_bulk
+from portal.kick import kick_after_commit
 from portal.models import Organisation, OrganisationKind, User
 from portal.timeutils import business_date, business_today
 from underwriting.models import Contract
@@ -119,11 +120,11 @@ def dates_of(issued_at: Any) -> dict[str, Any]:
 
 
 def render_after_commit(invoices: Sequence[Invoice]) -> None:
-    """One render task per committed group (a month enqueues tens of messages, not 10 000)."""
+    """One render task per committed group (a month enqueues tens of messages, not 10 000).
+    Only the fast path: a lost kick leaves invoices without a PDF, which the sweep finds."""
     from billing.tasks import invoice_render_pdfs
 
-    invoice_ids = [str(invoice.pk) for invoice in invoices]
-    transaction.on_commit(lambda: invoice_render_pdfs.delay(invoice_ids=invoice_ids), robust=True)
+    kick_after_commit(invoice_render_pdfs, invoice_ids=[str(invoice.pk) for invoice in invoices])
 
 
 def _invoice_document(

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from uuid import UUID
 
+import psycopg
 from django.conf import settings
 from django.db import Error, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -46,6 +47,7 @@ from billing.services.invoices import (
     issuer_details,
 )
 from portal.events import event_record
+from portal.kick import kick_after_commit
 from portal.models import User
 from underwriting.models import Contract
 
@@ -58,11 +60,19 @@ COMMIT_EVERY = 200  # contracts issued set-based per transaction
 RUN_LOCK_CLASS = 0x62696C6C
 # A dropped or terminated database connection: the run stays `running`, the task's retry or
 # the supervisor resumes it. Anything else marks the run failed.
-CONNECTION_ERRORS = (OperationalError, InterfaceError)
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 class _TakenOver(Exception):  # noqa: N818 - a signal, not an error
     """Another execution holds the run: this one lost its session (and the session's lock)."""
+
+
+STOP_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, _TakenOver)
 
 
 @transaction.atomic
@@ -85,9 +95,10 @@ def billing_run_create(*, month: date, trigger: str, actor: User | None) -> Bill
 def billing_run_start(*, month: date, trigger: str, actor: User | None) -> BillingRun:
     """Record a run and have a worker execute it once the record is committed. A lost kick
     (broker down, process killed) leaves the run queued: the supervisor enqueues it."""
+    from billing.tasks import billing_run_execute_task
+
     run = billing_run_create(month=month, trigger=trigger, actor=actor)
-    run_id = str(run.pk)
-    transaction.on_commit(lambda: _enqueue(run_id), robust=True)
+    kick_after_commit(billing_run_execute_task, run_id=str(run.pk))
     return run
 
 
@@ -266,7 +277,7 @@ def _bill_batch(*, run: BillingRun, contract_ids: list[UUID], issuer: Issuer) ->
                 _claim_group(run.pk)
                 issue_invoices(contracts=group, month=run.month, issuer=issuer, run=run, actor=None)
                 _recount(run_id=run.pk, month=run.month, through=through)
-        except (*CONNECTION_ERRORS, _TakenOver):
+        except STOP_ERRORS:
             raise
         except Exception:  # noqa: BLE001 - isolate the culprit below
             logger.warning("billing run %s: a group failed, retrying contract by contract", run.pk)
