@@ -122,7 +122,11 @@ def security_events(
     if organisation is not None:
         members = User.objects.filter(organisation=organisation)
         events = events.filter(
-            Q(object_id__in=_users_as_text(members)) | Q(actor__organisation=organisation)
+            Q(object_id__in=_users_as_text(members))
+            | Q(actor__organisation=organisation)
+            # a mandate change concerns its broker and its policyholder
+            | Q(data__broker_id=str(organisation.pk))
+            | Q(data__policyholder_id=str(organisation.pk))
         )
     if date_from is not None:
         events = events.filter(at__gte=_start_of(date_from))

@@ -96,7 +96,9 @@ def _mandate_data(mandate: Mandate) -> dict[str, Any]:
     return {
         "mandate": mandate.pk,
         "broker": str(mandate.broker),
+        "broker_id": str(mandate.broker_id),
         "policyholder": str(mandate.policyholder),
+        "policyholder_id": str(mandate.policyholder_id),
         "starts_on": _day(mandate.starts_on),
         "ends_on": _day(mandate.ends_on),
     }

@@ -109,7 +109,14 @@ def test_the_organisation_filter_selects_its_members_events(world: World, admin:
     bob = shown(admin.get(f"{AUDIT}?organisation={world.bob.organisation.pk}"))
     assert bob == [SecurityEvent.ROLE_CHANGED]
     alice = set(shown(admin.get(f"{AUDIT}?organisation={world.alice.organisation.pk}")))
-    assert alice == {SecurityEvent.SIGNED_IN, SecurityEvent.SIGN_IN_FAILED}
+    # her users' sign-ins and failures, and the mandate her broker holds (made with the world)
+    assert alice == {
+        SecurityEvent.SIGNED_IN,
+        SecurityEvent.SIGN_IN_FAILED,
+        SecurityEvent.MANDATE_CHANGED,
+    }
+    broker = set(shown(admin.get(f"{AUDIT}?organisation={world.broker.pk}")))
+    assert broker == {SecurityEvent.MANDATE_CHANGED}
 
 
 @pytest.mark.usefixtures("recorded")
