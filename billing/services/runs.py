@@ -243,13 +243,14 @@ def _execute(run: BillingRun) -> None:
 
 @transaction.atomic
 def _finish(run: BillingRun) -> None:
-    """Close the run, once: its final counters and its one `run finished` event."""
-    _recount(run_id=run.pk, month=run.month, through=None)
+    """Close the run, once: its final counters and its one `run finished` event. A run closed
+    already keeps its counters."""
     closed = BillingRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
         status=BillingRunStatus.FINISHED, finished_at=Now()
     )
     if not closed:
         return
+    _recount(run_id=run.pk, month=run.month, through=None)
     run.refresh_from_db()
     event_record(
         action=BillingEvent.RUN_FINISHED,
