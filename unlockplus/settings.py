@@ -236,6 +236,9 @@ DEFAULT_FROM_EMAIL: str = env.str(
 
 # Premium invoices: payment term and the insurer's bank details printed on every invoice.
 BILLING_PAYMENT_TERM_DAYS: int = env.int("BILLING_PAYMENT_TERM_DAYS", default=30)
+# A queued or running billing run without a heartbeat (one per group of contracts) for this
+# long is resumed, or closed, by the supervisor (beat `billing-runs-supervise`).
+BILLING_RUN_STALL_SECONDS: int = env.int("BILLING_RUN_STALL_SECONDS", default=300)
 # How far ahead a policyholder may date a change of its own (a reported primary limit).
 POLICYHOLDER_DATE_WINDOW_DAYS: int = env.int("POLICYHOLDER_DATE_WINDOW_DAYS", default=31)
 # Portfolio studies: a prospect's draft contract rate, how long a study report stays open, and
@@ -347,6 +350,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "billing-month-end": {
         "task": "billing.tasks.billing_run_month",
         "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
+    # Runs that stopped making progress (a killed worker, a lost kick, a database restart) are
+    # resumed after their last group, or closed; on the billing queue, so behind a live run.
+    "billing-runs-supervise": {
+        "task": "billing.tasks.billing_run_supervise",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
+    # Invoices and credit notes whose PDF is not stored a minute after issue (the kick after
+    # commit was lost) are rendered; on the PDF queue, and expiring behind a backlog of renders.
+    "billing-pdfs-sweep": {
+        "task": "billing.tasks.invoice_render_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 50},
     },
 }
 
