@@ -43,7 +43,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
-    credits_number = serializers.CharField(source="credits.number", default=None)
+    credits_number = serializers.CharField(source="credits.number", default=None, allow_null=True)
 
     class Meta:
         model = Invoice

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -44,9 +45,13 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from conversations.services.threads import thread_start
 from portal.models import User
 from portal.services import api_token_issue
+from tests.support.billing import issued
 from tests.support.claims import covered_buyer, declared, recently_due, unpaid
+from tests.support.scopes import acting_as
+from tests.support.studies import buyer_row, graded_buyer, study_at
 from tests.support.underwriting import objects_for
 from tests.support.world import World
 
@@ -137,12 +142,24 @@ def _alices_objects(world: World) -> dict[str, str]:
     with scopes_disabled():
         buyer = covered_buyer(alice)
         claim = declared(alice, buyer, unpaid("F-1", "1000", delivered=recently_due()))
+        invoice = issued(alice.contract, date(2026, 1, 1))  # the covered buyer's top-up
+    study = study_at(world, "submitted", buyer_row(graded_buyer(1).siren or ""), tenant=alice)
+    with acting_as(alice.credit_manager):
+        thread = thread_start(
+            policyholder=alice.organisation,
+            subject="Question",
+            body="Bonjour",
+            actor=alice.credit_manager,
+        )
     return {
         "guarantee-requests": str(objects.request.pk),
         "guarantees": str(objects.guarantee.pk),
         "claims": str(claim.pk),
         "contracts": str(alice.contract.pk),
         "policyholders": str(alice.organisation.pk),
+        "invoices": str(invoice.pk),
+        "studies": str(study.pk),
+        "threads": str(thread.pk),
     }
 
 
