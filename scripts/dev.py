@@ -353,7 +353,13 @@ def services(*, role: Literal["given", "app", "bench", "test"] = "given") -> Ite
             url = ensure_app_role(url, BENCH_DATABASE)
         os.environ["DATABASE_URL"] = url
         if not os.environ.get("REDIS_URL"):
-            os.environ["REDIS_URL"] = stack.enter_context(embedded_valkey())
+            # `make run` keeps its queue across restarts; tests and benchmarks start empty and
+            # never share a queue with it.
+            valkey = embedded_valkey(
+                persistent=role == "app",
+                folder=VAR / ("valkey" if role == "app" else f"valkey-{role}"),
+            )
+            os.environ["REDIS_URL"] = stack.enter_context(valkey)
         if role != "test":  # pytest-django creates the test databases itself
             ensure_database(url)
         yield
