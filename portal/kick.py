@@ -80,7 +80,7 @@ class _Publisher:
             task, kwargs = self._queue.get()
             try:
                 with app.connection_for_write(transport_options=options) as connection:
-                    task.apply_async(kwargs=kwargs, connection=connection, retry=False)
+                    task.apply_async(kwargs=kwargs, producer=connection.Producer(), retry=False)
                 self.published += 1
             except Exception as error:  # the broker is down: the sweep will run the job
                 self.lost += 1

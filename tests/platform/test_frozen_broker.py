@@ -63,14 +63,14 @@ def broker(tmp_path: Path, settings: Settings) -> Iterator[Broker]:
     with dev.embedded_valkey(persistent=False, folder=tmp_path / "valkey") as url:
         running = Broker(int(redis.Redis.from_url(url).info("server")["process_id"]))
         previous = celery_app.conf.broker_url
-        celery_app.conf.broker_url = url
+        celery_app.conf.update(broker_url=url)
         settings.JOB_KICK_IN_BACKGROUND = True
         try:
             yield running
         finally:
             running.resume()
             publisher.flush(timeout=10)
-            celery_app.conf.broker_url = previous
+            celery_app.conf.update(broker_url=previous)
 
 
 def pending_ids() -> set[int]:
@@ -94,8 +94,10 @@ def test_a_submission_answers_at_once_with_the_broker_frozen_and_its_emails_go_o
         return response.status_code, time.monotonic() - started
 
     # A first submission with the broker up (and this process warm): its kick is published.
+    published = publisher.published
     assert submit()[0] == 201
     assert publisher.flush(timeout=10)
+    assert publisher.published == published + 1
     before = pending_ids()
 
     broker.freeze()
