@@ -60,9 +60,7 @@ urlpatterns = [
         name="organisation_two_factor",
     ),
     path("account/sessions/", views_security.account_sessions, name="account_sessions"),
-    path(
-        "account/sessions/end/", views_security.account_sessions_end, name="account_sessions_end"
-    ),
+    path("account/sessions/end/", views_security.account_sessions_end, name="account_sessions_end"),
     path(
         "account/sessions/<uuid:session_id>/revoke/",
         views_security.account_session_revoke,
