@@ -27,7 +27,10 @@ class SecurityEvent(EventType):
     SESSION_EXPIRED = "security.session_expired", _("Session expirée")
     TWO_FACTOR_ENROLLED = "security.two_factor_enrolled", _("Double authentification activée")
     TWO_FACTOR_DISABLED = "security.two_factor_disabled", _("Double authentification désactivée")
-    TWO_FACTOR_VERIFIED = "security.two_factor_verified", _("Code de double authentification")
+    TWO_FACTOR_VERIFIED = (
+        "security.two_factor_verified",
+        _("Code de double authentification accepté"),
+    )
     TWO_FACTOR_FAILED = "security.two_factor_failed", _("Code de double authentification refusé")
     RECOVERY_CODE_USED = "security.recovery_code_used", _("Code de secours utilisé")
     RECOVERY_CODES_RENEWED = "security.recovery_codes_renewed", _("Codes de secours renouvelés")
