@@ -1,6 +1,6 @@
 PYTHON ?= python3.11
 
-.PHONY: run test bench lint setup
+.PHONY: run test bench faults lint setup
 
 run:  ## web + worker + beat with demo data (embedded PostgreSQL/Valkey unless DATABASE_URL/REDIS_URL)
 	$(PYTHON) scripts/dev.py run
@@ -10,6 +10,9 @@ test:  ## the whole test suite on real PostgreSQL and Redis
 
 bench:  ## benchmark figures, one per line
 	$(PYTHON) scripts/dev.py bench $(ARGS)
+
+faults:  ## fault benchmark: a month-end run, its PDFs and e-mails SIGKILLed at random, then counted
+	$(PYTHON) scripts/dev.py bench faults
 
 setup:
 	$(PYTHON) scripts/dev.py setup
