@@ -7,13 +7,16 @@ This benchmark kills the processes doing those jobs and counts what was lost or 
 1. billing: a child process runs the supervisor (`billing_run_supervise`, its stall threshold at
    0, so it resumes at once what a real beat would resume after `BILLING_RUN_STALL_SECONDS`),
    which executes the run in-process (Celery eager); it is SIGKILLed after a random number of
-   contracts (seeded), then a fresh child does the same, until the run is finished;
+   contracts and a random fraction of a second (seeded), then a fresh child does the same,
+   until the run is finished;
 2. PDFs: children run the PDF sweep (`invoice_pdfs_sweep`, without its grace period) and render
-   in-process; each is SIGKILLed after a random number of renders, until none is missing;
+   in-process; each is SIGKILLed a random instant after a random number of renders, until
+   none is missing;
 3. e-mails: children run the outbox sweep (`deliveries_pending` + `deliveries_dispatch`); each
-   is SIGKILLed right after a random e-mail left (so between the send and its mark, the case
-   where the outbox must resend). The sending lease is 0 in these children, as the stall
-   threshold is: the killed sender is known dead, where production waits `SENDING_LEASE`.
+   is SIGKILLed a random instant after a random e-mail left (often between the send and its
+   mark, the case where the outbox must send it again). The sending lease is 0 in these
+   children, as the stall threshold is: the killed sender is known dead, where production waits
+   `SENDING_LEASE` (10 minutes), which `recovery_seconds` leaves out.
 The kicks after commit are lost in every child (the broker is "down"): the sweeps are the only
 path, the harder case. E-mails go to Django's file backend in a temporary folder, so those sent
 by a child that was killed afterwards are counted too.
@@ -70,6 +73,7 @@ from benchmarks.registry import Figure, benchmark
 MONTH = date(2001, 1, 1)
 DOMAIN = "@faults.invalid"
 CHILD_TIMEOUT = 3600
+JITTER_SECONDS = 0.25
 
 CHILD = textwrap.dedent(
     """
@@ -277,9 +281,11 @@ def _wait_for_dead_sessions(timeout: float = 30.0) -> None:
     raise RuntimeError("a killed child's database session outlived it")
 
 
-def _child(faults: Faults, phase: str, mail_dir: str, kill_after: int | None) -> bool:
-    """One child of `phase`; SIGKILLed after `kill_after` units of work (None: runs to its
-    end). Returns whether the kill landed."""
+def _child(
+    faults: Faults, phase: str, mail_dir: str, kill_after: int | None, jitter: float
+) -> bool:
+    """One child of `phase`; SIGKILLed `jitter` seconds after `kill_after` units of work
+    (None: runs to its end). Returns whether the kill landed (the child may finish first)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "unlockplus.settings",
@@ -303,9 +309,13 @@ def _child(faults: Faults, phase: str, mail_dir: str, kill_after: int | None) ->
         for _ in child.stdout:
             done += 1
             if kill_after is not None and done >= kill_after:
-                child.send_signal(signal.SIGKILL)
-                faults.last_kill = time.perf_counter()
-                killed = True
+                # Then a random instant more, so that a kill may also land in a commit, in a
+                # write of the outbox or between a send and its mark, not only between units.
+                time.sleep(jitter)
+                if child.poll() is None:
+                    child.send_signal(signal.SIGKILL)
+                    faults.last_kill = time.perf_counter()
+                    killed = True
                 break
         child.stdout.close()
         code = child.wait(timeout=CHILD_TIMEOUT)
@@ -327,7 +337,7 @@ def _phase(faults: Faults, rng: random.Random, phase: str, run_id: uuid.UUID, ma
         kill_after = None
         if faults.kills[phase] < faults.kills_per_phase and remaining > 1:
             kill_after = rng.randint(1, remaining - 1)
-        if _child(faults, phase, mail, kill_after):
+        if _child(faults, phase, mail, kill_after, rng.uniform(0, JITTER_SECONDS)):
             faults.kills[phase] += 1
     raise RuntimeError(f"{phase}: still {_remaining(faults, phase, run_id)} left after every child")
 
