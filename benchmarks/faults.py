@@ -37,8 +37,8 @@ contracts × `FAULTS_BENCH_GUARANTEES` (20) guarantees, one policyholder and one
 contract (every invoice is one e-mail), in a database of its own (`<name>_bench_faults`, created
 by the superuser of `DATABASE_ADMIN_URL`, dropped at the end), so reruns start fresh.
 `FAULTS_BENCH_KILLS` (5) kills per phase, `FAULTS_BENCH_SEED` (random unless set; printed on
-stderr) makes a run repeatable. `make bench` leaves it out (minutes, not seconds): run
-`python -m benchmarks faults`.
+stderr) makes a run repeatable. `make bench` leaves it out (minutes, not seconds): `make faults`
+(or `python -m benchmarks faults`) runs it.
 """
 
 from __future__ import annotations
