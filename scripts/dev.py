@@ -209,20 +209,10 @@ def embedded_valkey(*, persistent: bool = True, folder: Path = VAR / "valkey") -
 def ensure_database(url: str) -> None:
     """Create the application database named in DATABASE_URL if it does not exist yet."""
     import environ
-    import psycopg
     from psycopg import sql
 
-    config = environ.Env.db_url_config(url)
-    name = config["NAME"]
-    admin = psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"] or "postgres",
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
+    name = environ.Env.db_url_config(url)["NAME"]
+    with _connect_admin(url) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

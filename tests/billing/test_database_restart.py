@@ -18,7 +18,6 @@ from pytest_django import Settings
 
 from billing import services
 from billing.models import BillingRunStatus, Invoice
-from billing.services import billing_run_execute
 from billing.services import invoices as invoices_service
 from billing.services import runs as runs_service
 from tests.support.billing import book
@@ -26,6 +25,7 @@ from tests.support.world import World
 
 from .test_run_recovery import (
     assert_everything_exactly_once,
+    executed_on_a_connection_of_its_own,
     new_run,
     state,
     sweep_deliveries,
@@ -95,19 +95,7 @@ def test_a_run_cut_by_a_database_restart_completes_once_the_database_is_back(
 
     monkeypatch.setattr(invoices_service, "_invoice_document", document_then_restart)
     run = new_run()
-    errors: list[BaseException] = []
-
-    def execute() -> None:
-        try:
-            billing_run_execute(run_id=run.pk)
-        except BaseException as error:  # noqa: BLE001 - reported to the main thread
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=execute)
-    thread.start()
-    thread.join(timeout=120)
+    errors = executed_on_a_connection_of_its_own(run)
     assert len(errors) == 1 and isinstance(errors[0], (OperationalError, InterfaceError))
 
     # While the server is down, the supervisor (beat) cannot reach it either: it fails, and

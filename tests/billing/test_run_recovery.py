@@ -370,6 +370,21 @@ def test_a_run_whose_connection_is_terminated_mid_run_is_completed_by_the_superv
 
     monkeypatch.setattr(invoices_service, "_invoice_document", document_then_lose_the_database)
     run = new_run()
+    errors = executed_on_a_connection_of_its_own(run)
+    assert len(errors) == 1 and isinstance(errors[0], (OperationalError, InterfaceError))
+    # Two groups committed (alice, bob, c1 | c2, c3, c4); the run is left to be resumed.
+    assert state(run) == (BillingRunStatus.RUNNING, 12, 4, 2, 0)
+    monkeypatch.setattr(invoices_service, "_invoice_document", original)
+    wait_until_no_run_lock()
+    settings.BILLING_RUN_STALL_SECONDS = 0
+    assert services.billing_runs_supervise() == [run.pk]
+    services.invoice_pdfs_sweep(older_than=timedelta(0))
+    sweep_deliveries()
+    assert_everything_exactly_once(run, contracts)
+
+
+def executed_on_a_connection_of_its_own(run: BillingRun) -> list[BaseException]:
+    """Execute the run in a thread (a connection of its own, as a worker has); what it raised."""
     errors: list[BaseException] = []
 
     def execute() -> None:
@@ -383,16 +398,7 @@ def test_a_run_whose_connection_is_terminated_mid_run_is_completed_by_the_superv
     thread = threading.Thread(target=execute)
     thread.start()
     thread.join(timeout=120)
-    assert len(errors) == 1 and isinstance(errors[0], (OperationalError, InterfaceError))
-    # Two groups committed (alice, bob, c1 | c2, c3, c4); the run is left to be resumed.
-    assert state(run) == (BillingRunStatus.RUNNING, 12, 4, 2, 0)
-    monkeypatch.setattr(invoices_service, "_invoice_document", original)
-    wait_until_no_run_lock()
-    settings.BILLING_RUN_STALL_SECONDS = 0
-    assert services.billing_runs_supervise() == [run.pk]
-    services.invoice_pdfs_sweep(older_than=timedelta(0))
-    sweep_deliveries()
-    assert_everything_exactly_once(run, contracts)
+    return errors
 
 
 def lose_render_kicks() -> Callable[[], None]:
