@@ -90,10 +90,30 @@ def _follow_scope(
             # from other failures, the billing run for one) and marks the connection unusable.
             with connection.wrap_database_errors, connection.connection.cursor() as cursor:
                 cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
-            # Set inside a transaction, the value is undone by a rollback: remember it only when
-            # it was committed at once (autocommit), otherwise set it again next time.
-            setattr(connection, SETTING_ATTR, None if connection.in_atomic_block else value)
+            # Remembered, also inside a transaction: a rollback (to a savepoint or of the whole
+            # transaction) undoes the setting, and forgets it here too (`_forget_on_rollback`).
+            setattr(connection, SETTING_ATTR, value)
     return execute(sql, params, many, context)
+
+
+def _forget_on_rollback(connection: BaseDatabaseWrapper) -> None:
+    """A rollback undoes a `set_config` made in the transaction (or after the savepoint): the
+    setting is sent again before the next statement. Django's wrapper has no rollback hook, so
+    this wraps its two rollback primitives on this connection object."""
+    wrapper: Any = connection  # the stubs do not declare Django's private primitives
+    rollback = wrapper._rollback
+    savepoint_rollback = wrapper._savepoint_rollback
+
+    def _rollback() -> None:
+        setattr(connection, SETTING_ATTR, None)
+        rollback()
+
+    def _savepoint_rollback(sid: str) -> None:
+        setattr(connection, SETTING_ATTR, None)
+        savepoint_rollback(sid)
+
+    wrapper._rollback = _rollback
+    wrapper._savepoint_rollback = _savepoint_rollback
 
 
 def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -107,6 +127,7 @@ def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> Non
     setattr(connection, SETTING_ATTR, None)
     if _follow_scope not in connection.execute_wrappers:
         connection.execute_wrappers.append(_follow_scope)
+        _forget_on_rollback(connection)
 
 
 def install() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
 from portal.models import TenantOwned
@@ -140,3 +141,61 @@ def test_a_lost_connection_is_djangos_error_when_the_scope_setting_fails(
             contract_numbers()
     finally:
         connection.close()
+
+
+class RolledBack(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_set_in_a_rolled_back_transaction_is_sent_again_after_it(
+    world: World, as_ordinary_role: None
+) -> None:
+    """The setting is sent once per scope change, also inside a transaction (issue 15: a billing
+    group paid one more round trip per statement). A rollback undoes it in PostgreSQL, so it must
+    be sent again: otherwise bob's setting, restored by the rollback, would show bob's rows to
+    alice's scope."""
+    with tenant_scope([world.bob.organisation.pk]):
+        assert contract_numbers() == {world.bob.contract.number}  # committed: autocommit
+    with tenant_scope([world.alice.organisation.pk]):
+        with pytest.raises(RolledBack), transaction.atomic():
+            assert contract_numbers() == {world.alice.contract.number}
+            raise RolledBack
+        # The rollback brought bob's setting back in PostgreSQL; alice's scope must not see it.
+        assert contract_numbers() == {world.alice.contract.number}
+
+
+def test_inside_a_transaction_the_setting_is_sent_once_per_scope(
+    world: World, as_ordinary_role: None
+) -> None:
+    sent: list[str] = []
+    real_cursor = connection.connection.cursor
+
+    class Spy:
+        """psycopg's cursor, noting each scope setting sent through it."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.cursor = real_cursor(*args, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.cursor, name)
+
+        def __enter__(self) -> Spy:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.cursor.close()
+
+        def execute(self, sql: str, params: Any = None, **kwargs: Any) -> Any:
+            if "set_config" in sql:
+                sent.append(params[1])
+            return self.cursor.execute(sql, params, **kwargs)
+
+    with transaction.atomic(), tenant_scope([world.alice.organisation.pk]):
+        connection.connection.cursor = Spy  # type: ignore[method-assign]
+        try:
+            for _ in range(5):
+                contract_numbers()
+        finally:
+            connection.connection.cursor = real_cursor  # type: ignore[method-assign]
+    assert sent == [str(world.alice.organisation.pk)]
