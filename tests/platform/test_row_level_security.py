@@ -192,10 +192,10 @@ def test_inside_a_transaction_the_setting_is_sent_once_per_scope(
             return self.cursor.execute(sql, params, **kwargs)
 
     with transaction.atomic(), tenant_scope([world.alice.organisation.pk]):
-        connection.connection.cursor = Spy  # type: ignore[method-assign]
+        connection.connection.cursor = Spy
         try:
             for _ in range(5):
                 contract_numbers()
         finally:
-            connection.connection.cursor = real_cursor  # type: ignore[method-assign]
+            connection.connection.cursor = real_cursor
     assert sent == [str(world.alice.organisation.pk)]
