@@ -220,7 +220,8 @@ def ensure_database(url: str) -> None:
 
 APP_ROLE, APP_DATABASE = "unlockplus", "unlockplus_app"
 # The benchmarks' data stays out of the database `make run` shows.
-BENCH_DATABASE = "unlockplus_bench"
+# A benchmark database of its own (override to run several benchmarks side by side).
+BENCH_DATABASE = os.environ.get("UNLOCKPLUS_BENCH_DATABASE", "unlockplus_bench")
 # The suite's role: ordinary like the platform's, plus CREATEDB for pytest-django's databases.
 TEST_ROLE = "unlockplus_test"
 
