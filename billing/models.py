@@ -95,6 +95,9 @@ class Invoice(TenantOwned):
     tax_amount = models.DecimalField(_("taxe"), **MONEY)
     total = models.DecimalField(_("total"), **MONEY)
 
+    # When the overdue reminder went out (billing.tasks.invoice_reminders_send): once.
+    reminder_sent_at = models.DateTimeField(_("relance envoyée le"), null=True, blank=True)
+
     class Meta:
         verbose_name = _("facture")
         ordering = ["-year", "-sequence"]
@@ -130,6 +133,43 @@ class Invoice(TenantOwned):
     @property
     def is_prorata(self) -> bool:
         return self.premium_basis == PremiumBasis.PRORATA
+
+
+class PaymentSource(models.TextChoices):
+    MANUAL = "manual", _("Saisie")
+    BANK_IMPORT = "bank_import", _("Relevé bancaire")
+
+
+class Payment(TenantOwned):
+    """Money received against an invoice, recorded by insurer finance ops by hand or from a bank
+    statement. An invoice's paid amount and balance are computed from these rows
+    (billing.selectors.invoices_with_balance), never stored."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    received_on = models.DateField(_("reçu le"))
+    amount = models.DecimalField(_("montant"), **MONEY)
+    reference = models.CharField(_("référence"), max_length=140, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(
+        _("origine"), max_length=12, choices=PaymentSource.choices, default=PaymentSource.MANUAL
+    )
+    created_at = models.DateTimeField(_("enregistré le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("paiement")
+        ordering = ["received_on", "created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [
+            # A bank line already imported is recognised by (reference, date, amount).
+            models.Index(fields=["reference", "received_on", "amount"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.amount}"
 
 
 class InvoiceLine(TenantOwned):
