@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from portal.forms import MoneyField as MoneyField
 from portal.models import User
 from portal.timeutils import business_today
 from underwriting.models import DecisionOutcome, RequestReason, RequestStatus
 from underwriting.services import RequestInput
-
-
-class MoneyField(forms.DecimalField):
-    """An amount typed the French way ("100 000,50") or the plain way ("100000.50")."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 2)
-        kwargs.setdefault("min_value", Decimal("0"))
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # why: the stubs type DecimalField.to_python as IntegerField's
-        if isinstance(value, str):
-            value = value.replace("\u202f", "").replace("\xa0", "").replace(" ", "")
-            value = value.replace("€", "").replace(",", ".")
-        try:
-            return super().to_python(value)
-        except ValidationError:
-            raise
-        except InvalidOperation:  # pragma: no cover - DecimalField already reports it
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 class DateInput(forms.DateInput):

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from portal.errors import RuleViolation
 from portal.money import CENT as CENT
 from portal.money import ZERO as ZERO
+from portal.money import eur as eur
 from portal.money import money as money
 
 # A seasonal limit covers a season: its end lies at most this far after its start.
@@ -34,10 +34,6 @@ def seasonal_end_check(*, starts_on: date, ends_on: date | None, field: str) -> 
             _("Une limite saisonnière dure au plus deux ans : choisissez une fin plus proche."),
             field=field,
         )
-
-
-def eur(value: Decimal) -> str:
-    return f"{number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)} €"
 
 
 def primary_from_percent(*, exposure: Decimal, percent: Decimal) -> Decimal:

@@ -114,6 +114,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
             ],
+            # Money, rates and grades are written one way everywhere (DESIGN §6): the filters
+            # need no {% load %}.
+            "builtins": ["portal.templatetags.presentation"],
         },
     },
 ]
@@ -180,6 +183,8 @@ TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = True
+# 1 234,56 with a narrow no-break space in French, 1,234.56 in English; 28/11/2026 in both.
+FORMAT_MODULE_PATH = ["unlockplus.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
