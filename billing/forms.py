@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.premium import parse_month
 from portal.errors import RuleViolation
-from underwriting.forms import MoneyField
+from portal.forms import MoneyField, MoneyInput
 
 
 class MonthInput(forms.TextInput):
@@ -50,9 +50,7 @@ class CreditNoteForm(forms.Form):
         label=_("Montant HT à créditer (EUR)"),
         min_value=Decimal("0.01"),
         required=False,
-        widget=forms.TextInput(
-            attrs={"inputmode": "decimal", "aria-label": _("Montant HT à créditer (EUR)")}
-        ),
+        widget=MoneyInput(attrs={"aria-label": _("Montant HT à créditer (EUR)")}),
     )
     reason = forms.CharField(
         label=_("Motif"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})

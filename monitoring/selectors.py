@@ -63,6 +63,15 @@ def grade_history(*, buyer: Buyer) -> QuerySet[GradeChange]:
     )
 
 
+def grade_current(*, buyer: Buyer) -> GradeChange | None:
+    """The applied change that gave the buyer its grade now (its date and source), if any."""
+    return (
+        GradeChange.objects.filter(buyer=buyer, applied_at__isnull=False, grade=buyer.grade)
+        .order_by("-effective_on", "-id")
+        .first()
+    )
+
+
 def proceedings_history(*, buyer: Buyer) -> QuerySet[ProceedingsNotice]:
     """The buyer's applied notices, latest judgment first, with what became of each."""
     return ProceedingsNotice.objects.filter(buyer=buyer, applied_at__isnull=False).order_by(

@@ -19,7 +19,7 @@ from monitoring.models import ASSESSMENT_MAX_LENGTH, Outlook
 from monitoring.services.insights import buyer_insight_publish
 from portal import policy
 from portal.errors import DomainError
-from portal.forms import apply_domain_error, form_errors_as_messages
+from portal.forms import MoneyField, apply_domain_error, form_errors_as_messages
 from portal.http import page_user
 from underwriting.models import Buyer
 
@@ -27,10 +27,8 @@ if TYPE_CHECKING:  # a development dependency: only the type checker reads it
     from django_stubs_ext import StrOrPromise
 
 
-def _amount_field(label: StrOrPromise) -> forms.DecimalField:
-    return forms.DecimalField(
-        label=label, max_digits=14, decimal_places=2, min_value=0, required=False
-    )
+def _amount_field(label: StrOrPromise) -> MoneyField:
+    return MoneyField(label=label, required=False)
 
 
 class InsightForm(forms.Form):

@@ -10,12 +10,13 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.errors import DomainError
-from portal.money import grouped
+from portal.money import eur, grouped
 
 
 def apply_domain_error(form: forms.Form, error: DomainError) -> None:
@@ -25,11 +26,13 @@ def apply_domain_error(form: forms.Form, error: DomainError) -> None:
 
 
 def form_errors_as_messages(request: HttpRequest, form: forms.Form) -> None:
-    """For forms posted from another page: each error as a message naming its field."""
+    """For forms posted from another page: each error as a message naming its field (once:
+    a MoneyField's message already starts with it)."""
     for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
+        label = str(form.fields[field].label or "") if field in form.fields else ""
         for error in errors:
-            messages.error(request, f"{label} {error}".strip() if label else str(error))
+            named = not label or str(error).startswith(label)
+            messages.error(request, str(error) if named else f"{label} : {error}")
 
 
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
@@ -92,8 +95,15 @@ class MoneyField(forms.DecimalField):
         self.error_messages["invalid"] = format_lazy(
             _("{label} : saisissez un montant en euros, par exemple 1 234,56."), label=label
         )
-        self.error_messages["min_value"] = format_lazy(
-            _("{label} : le montant ne peut pas être négatif."), label=label
+        minimum = kwargs["min_value"]
+        self.error_messages["min_value"] = (
+            format_lazy(_("{label} : le montant ne peut pas être négatif."), label=label)
+            if minimum is None or minimum == 0
+            else format_lazy(
+                _("{label} : le montant doit être d'au moins {minimum}."),
+                label=label,
+                minimum=lazy(eur, str)(minimum),
+            )
         )
         self.error_messages["max_decimal_places"] = format_lazy(
             _("{label} : pas plus de deux chiffres après la virgule."), label=label

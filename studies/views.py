@@ -400,7 +400,7 @@ def _not_yet(request: HttpRequest, study: Study) -> HttpResponse | None:
     """Before the finalisation there is no report: the study page says so."""
     if study.status in REPORTED and study.finalised_at is not None:
         return None
-    messages.info(
+    messages.warning(
         request, _("Le rapport sera disponible une fois l'étude finalisée par l'assureur.")
     )
     return _to_detail(study)

@@ -78,7 +78,7 @@ def study_invitation(request: HttpRequest, study_id: UUID, uidb64: str, token: s
             apply_domain_error(form, type(error)(error.message, field=field))
         else:
             if data["answer"] == "decline":
-                messages.info(request, _("Votre refus est transmis à votre courtier. Merci."))
+                messages.success(request, _("Votre refus est transmis à votre courtier. Merci."))
                 return redirect("login")
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
