@@ -12,3 +12,5 @@ class BillingEvent(EventType):
     CREDIT_NOTE_ISSUED = "credit_note.issued", _("Avoir émis")
     RUN_CREATED = "billing_run.created", _("Facturation lancée")
     RUN_FINISHED = "billing_run.finished", _("Facturation terminée")
+    PAYMENT_RECORDED = "payment.recorded", _("Paiement enregistré")
+    INVOICE_REMINDED = "invoice.reminded", _("Relance d'impayé envoyée")

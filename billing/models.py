@@ -140,6 +140,14 @@ class PaymentSource(models.TextChoices):
     BANK_IMPORT = "bank_import", _("Relevé bancaire")
 
 
+class PaymentStatus(models.TextChoices):
+    """An invoice's state, computed from its payments and credit notes (never stored)."""
+
+    UNPAID = "unpaid", _("Impayée")
+    PARTLY_PAID = "partly_paid", _("Partiellement payée")
+    PAID = "paid", _("Payée")
+
+
 class Payment(TenantOwned):
     """Money received against an invoice, recorded by insurer finance ops by hand or from a bank
     statement. An invoice's paid amount and balance are computed from these rows

@@ -5,13 +5,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
-from billing.models import BillingRun, Invoice, InvoiceKind
+from billing.models import BillingRun, Invoice, InvoiceKind, Payment, PaymentStatus
 from billing.premium import month_after, parse_month
 from portal.models import Role, User
+from portal.timeutils import business_today
 from underwriting.models import Contract, ContractStatus
 
 
@@ -59,11 +74,11 @@ def invoice_totals_by_month(queryset: QuerySet[Invoice]) -> list[dict[str, objec
 
 
 def finance_recipients_by_policyholder(
-    *, policyholder_ids: Iterable[UUID]
+    *, policyholder_ids: Iterable[UUID], roles: Iterable[str] = (Role.FINANCE,)
 ) -> dict[UUID, list[User]]:
     recipients: dict[UUID, list[User]] = defaultdict(list)
     for user in User.objects.filter(
-        organisation_id__in=list(policyholder_ids), role=Role.FINANCE, is_active=True
+        organisation_id__in=list(policyholder_ids), role__in=list(roles), is_active=True
     ).order_by("pk"):
         if user.organisation_id is not None:  # always set: the filter above matched it
             recipients[user.organisation_id].append(user)
@@ -72,3 +87,79 @@ def finance_recipients_by_policyholder(
 
 def billing_runs(limit: int = 20) -> QuerySet[BillingRun]:
     return BillingRun.objects.select_related("started_by")[:limit]
+
+
+# --- payments and balances ------------------------------------------------------------------
+
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+_ZERO = Value(0, output_field=_MONEY)
+
+
+def _sum_by_invoice(queryset: QuerySet[Any], link: str, column: str) -> Coalesce:
+    """Σ `column` of the rows whose `link` is the outer invoice, as a correlated subquery (a
+    join would multiply an invoice's rows); 0 when none."""
+    rows = queryset.filter(**{link: OuterRef("pk")}).order_by().values(link)
+    summed = rows.annotate(s=Sum(column)).values("s")[:1]
+    return Coalesce(Subquery(summed, output_field=_MONEY), _ZERO)
+
+
+def with_balance(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Annotate each document, in SQL: `paid` (payments received), `credited` (credit notes
+    on it, positive), `balance` (total − credited − paid; 0 for a credit note), `payment_status`
+    (`PaymentStatus`) and `overdue` (a balance left after the due date, business today)."""
+    paid = _sum_by_invoice(Payment.objects.all(), "invoice", "amount")
+    credited = _sum_by_invoice(Invoice.objects.all(), "credits", "total")
+    annotated = queryset.annotate(paid=paid, credited=-credited).annotate(
+        balance=Case(
+            When(kind=InvoiceKind.CREDIT_NOTE, then=_ZERO),
+            default=F("total") - F("credited") - F("paid"),
+            output_field=_MONEY,
+        )
+    )
+    return annotated.annotate(
+        payment_status=Case(
+            When(kind=InvoiceKind.CREDIT_NOTE, then=Value("")),
+            When(balance__lte=0, then=Value(PaymentStatus.PAID)),
+            When(Q(paid__gt=0) | Q(credited__gt=0), then=Value(PaymentStatus.PARTLY_PAID)),
+            default=Value(PaymentStatus.UNPAID),
+        ),
+        overdue=Case(
+            When(balance__gt=0, due_on__lt=business_today(), then=Value(True)),
+            default=Value(False),
+        ),
+    )
+
+
+def invoice_with_balance(*, invoice_id: Any) -> Invoice:
+    """One visible document with its balance (`Invoice.DoesNotExist` outside the scope)."""
+    return with_balance(invoices_visible()).get(pk=invoice_id)
+
+
+def filter_by_status(queryset: QuerySet[Invoice], status: str) -> QuerySet[Invoice]:
+    """`status`: a `PaymentStatus` value, "overdue", or "open" (unpaid or partly paid)."""
+    annotated = with_balance(queryset)
+    if status == "overdue":
+        return annotated.filter(overdue=True)
+    if status == "open":
+        return annotated.filter(kind=InvoiceKind.INVOICE, balance__gt=0)
+    return annotated.filter(payment_status=status)
+
+
+def payments_of(invoice: Invoice) -> QuerySet[Payment]:
+    return Payment.objects.filter(invoice=invoice).select_related("recorded_by")
+
+
+def open_invoice_figures() -> dict[str, dict[str, Any]]:
+    """Count and amount due of the unpaid (balance left, not yet due or due) and the overdue
+    invoices in the active scope."""
+    annotated = with_balance(invoices_visible()).filter(kind=InvoiceKind.INVOICE, balance__gt=0)
+    figures = annotated.order_by().aggregate(
+        open_count=Count("pk"),
+        open_amount=Sum("balance"),
+        overdue_count=Count("pk", filter=Q(overdue=True)),
+        overdue_amount=Sum("balance", filter=Q(overdue=True)),
+    )
+    return {
+        "open": {"count": figures["open_count"], "amount": figures["open_amount"] or 0},
+        "overdue": {"count": figures["overdue_count"], "amount": figures["overdue_amount"] or 0},
+    }

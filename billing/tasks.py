@@ -53,6 +53,12 @@ def billing_run_supervise() -> int:
 
 
 @shared_task(**RETRY_TRANSIENT)
+def invoice_reminders_send_task() -> int:
+    """Beat, daily: the reminders of unpaid invoices whose day has come, once each."""
+    return services.invoice_reminders_send()
+
+
+@shared_task(**RETRY_TRANSIENT)
 def invoice_render_pdfs(*, invoice_ids: list[str]) -> None:
     """The PDFs of one committed group (or of a sweep); those already stored are skipped."""
     with scopes_disabled():

@@ -207,6 +207,7 @@ def can_run_billing(user: Any) -> bool:
 
 
 can_issue_credit_note = can_run_billing
+can_record_payments = can_run_billing
 
 
 def can_manage_contracts(user: Any) -> bool:
@@ -377,6 +378,10 @@ class May:
     @cached_property
     def issue_credit_note(self) -> bool:
         return can_issue_credit_note(self.user)
+
+    @cached_property
+    def record_payments(self) -> bool:
+        return can_record_payments(self.user)
 
     @cached_property
     def manage_contracts(self) -> bool:

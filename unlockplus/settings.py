@@ -242,6 +242,9 @@ DEFAULT_FROM_EMAIL: str = env.str(
 
 # Premium invoices: payment term and the insurer's bank details printed on every invoice.
 BILLING_PAYMENT_TERM_DAYS: int = env.int("BILLING_PAYMENT_TERM_DAYS", default=30)
+# Unpaid invoices: the reminder e-mail goes out once, this many days after the due date
+# (beat `billing-invoice-reminders`, daily).
+INVOICE_REMINDER_DAYS_AFTER_DUE: int = env.int("INVOICE_REMINDER_DAYS_AFTER_DUE", default=15)
 # A queued or running billing run without a heartbeat (one per group of contracts) for this
 # long is resumed, or closed, by the supervisor (beat `billing-runs-supervise`).
 BILLING_RUN_STALL_SECONDS: int = env.int("BILLING_RUN_STALL_SECONDS", default=300)
@@ -370,6 +373,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "billing.tasks.invoice_render_sweep",
         "schedule": 60.0,
         "options": {"expires": 50},
+    },
+    # Reminders of unpaid invoices INVOICE_REMINDER_DAYS_AFTER_DUE days past due, once each
+    # (08:00 Europe/Paris, office hours).
+    "billing-invoice-reminders": {
+        "task": "billing.tasks.invoice_reminders_send_task",
+        "schedule": crontab(minute=0, hour=8),
     },
 }
 
