@@ -25,10 +25,21 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 
         return unread_badge(user)
 
+    @cache
+    def uses_api_tokens() -> bool:
+        # The account menu offers the API (docs, tokens) to those who hold a live token.
+        from django.db.models import Q
+        from django.utils import timezone
+        from knox.models import AuthToken
+
+        live = Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
+        return AuthToken.objects.filter(live, user=user).exists()
+
     return {
         "home_url_name": role_home(user),
         "current_organisation": user.organisation,
         "may": May(user),
         "unread_notifications": unread_notifications,
         "unread_threads": unread_threads,
+        "uses_api_tokens": uses_api_tokens,
     }

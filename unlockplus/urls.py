@@ -8,6 +8,7 @@ from django.template import Engine
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from portal import views_errors
 from portal.admin_site import restrict_admin_to_insurer_superusers
 from portal.views import healthz
 
@@ -31,8 +32,15 @@ api_docs = csp_update({"style-src": inline_style_hashes("drf_spectacular/swagger
     SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 )
 
+# Error pages in the platform's layout and language; JSON under /api/ (portal.views_errors).
+handler400 = views_errors.bad_request
+handler403 = views_errors.permission_denied
+handler404 = views_errors.page_not_found
+handler500 = views_errors.server_error
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", views_errors.favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
