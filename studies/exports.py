@@ -212,7 +212,7 @@ def template_csv() -> bytes:
 # --------------------------------------------------------------------------------------- XLSX
 
 
-def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Value) -> Cell | None:
+def xlsx_cell(sheet: WriteOnlyWorksheet, value: Value) -> Cell | None:
     if isinstance(value, Decimal | int):
         cell = WriteOnlyCell(sheet)
         cell.value = value  # openpyxl writes a Decimal as a number, digit for digit
@@ -237,7 +237,7 @@ def _xlsx(rows: Iterable[Sequence[Value]], *, title: str, widths: Sequence[int])
     for index, width in enumerate(widths):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
     for row in rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
+        sheet.append([xlsx_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

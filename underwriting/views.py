@@ -10,7 +10,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -22,9 +21,10 @@ from portal import policy
 from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
 from portal.http import page_user
+from portal.listing import ListPage, list_page
 from portal.models import User
 from portal.timeutils import business_today
-from underwriting import selectors, services
+from underwriting import selectors, services, tables
 from underwriting.forms import (
     BuyerCreateForm,
     BuyerSearchForm,
@@ -212,10 +212,16 @@ def request_limits(request: HttpRequest, contract_id: str, buyer_id: str) -> Htt
 
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.requests_visible().order_by("-submitted_at"), 50).get_page(
-        request.GET.get("page")
+    page = ListPage(
+        request,
+        queryset=tables.requests_listed(selectors.requests_visible()),
+        table_class=tables.RequestTable,
+        filterset_class=tables.RequestFilterSet,
+        totals=tables.REQUEST_TOTALS,
     )
-    return render(request, "underwriting/request_list.html", {"page": page})
+    return list_page(
+        request, template="underwriting/request_list.html", page=page, export_name="demandes"
+    )
 
 
 @login_required
@@ -246,9 +252,17 @@ def request_withdraw(request: HttpRequest, request_id: str) -> HttpResponse:
 
 @login_required
 def guarantee_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.guarantees_in_force_listed(), 50).get_page(request.GET.get("page"))
-    return render(
+    page = ListPage(
         request,
-        "underwriting/guarantee_list.html",
-        {"lines": selectors.cover_lines(page.object_list), "page": page, "today": business_today()},
+        queryset=tables.guarantees_listed(selectors.guarantees_in_force_listed()),
+        table_class=tables.GuaranteeTable,
+        filterset_class=tables.GuaranteeFilterSet,
+        totals=tables.GUARANTEE_TOTALS,
+    )
+    return list_page(
+        request,
+        template="underwriting/guarantee_list.html",
+        page=page,
+        export_name="garanties",
+        context={"today": business_today()},
     )

@@ -1,0 +1,323 @@
+"""Every list page is a tool: search, filters kept in the URL, sort by each column, pagination,
+totals of the amount columns, an empty state, and CSV/XLSX exports of exactly what is shown.
+
+A list view builds its queryset from its app's scoped selector and hands it to `list_page`
+with a `ListFilterSet` (the `q` search box and the list's filters) and a `ListTable` (its
+columns). The filters and the sort are query parameters of the same route, so a link, a page
+change or an export (`?export=csv|xlsx`) carries them. Totals are one aggregate over the
+filtered set (not the page); an export walks the filtered, sorted set in chunks.
+
+Templates: `_list_table.html` (filter form, export links, the table, the pager).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import django_filters  # type: ignore[import-untyped]  # no stubs published
+import django_tables2 as tables  # type: ignore[import-untyped]
+from django import forms
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import formats, timezone, translation
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
+from django_tables2.rows import BoundRow
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from portal.money import eur, grouped
+from portal.timeutils import business_today
+from studies.exports import french_decimal, spreadsheet_safe, xlsx_cell
+
+PER_PAGE = 50
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+EXPORT_CHUNK = 2000
+EXPORT_FORMATS = ("csv", "xlsx")
+XLSX_DATE_FORMAT = "DD/MM/YYYY"
+
+
+def percent_text(value: Decimal, *, places: int = 1) -> str:
+    """A percentage already multiplied by 100: `80,0 %` in French, `80.0%` in English."""
+    digits = grouped(value, places=places)
+    return f"{digits}%" if (translation.get_language() or "").startswith("en") else f"{digits} %"
+
+
+# --------------------------------------------------------------------------------- columns
+
+
+class MoneyColumn(tables.Column):
+    """An amount: `1 234,56 €` on the page, a number in the exports, right-aligned."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"th": {"class": "num"}, "td": {"class": "num"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value: Decimal) -> str:
+        return eur(value)
+
+    def value(self, value: Decimal | None = None, **kwargs: Any) -> Decimal | None:
+        return value
+
+
+class NumberColumn(tables.Column):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"th": {"class": "num"}, "td": {"class": "num"}})
+        super().__init__(*args, **kwargs)
+
+    def value(self, value: Any = None, **kwargs: Any) -> Any:
+        return value
+
+
+class DayColumn(tables.Column):
+    """A date (or the Paris day of a time): `28/11/2026`, a date cell in the exports."""
+
+    def render(self, value: date | datetime) -> str:
+        return formats.date_format(_day(value), "SHORT_DATE_FORMAT")
+
+    def value(self, value: date | datetime | None = None, **kwargs: Any) -> date | None:
+        return _day(value) if value is not None else None
+
+
+def _day(value: date | datetime) -> date:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date()
+    return value
+
+
+class ListTable(tables.Table):
+    """The base of every list's table. The first column is a link to the row's page
+    (`linkify`), which the stylesheet stretches over the whole row."""
+
+    row_testid: ClassVar[str] = "list-row"
+
+    class Meta:
+        attrs = {"class": "grid list"}
+        row_attrs = {"class": "linked"}
+        order_by_field = "sort"
+        page_field = "page"
+        per_page = PER_PAGE
+
+
+# --------------------------------------------------------------------------------- filters
+
+
+class ListFilterSet(django_filters.FilterSet):
+    """The `q` search box (case-insensitive, over `search_fields`) and the list's filters."""
+
+    search_fields: ClassVar[Sequence[str]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = getattr(self.request, "user", None)
+        organisation = getattr(user, "organisation", None)
+        if organisation is not None and organisation.is_policyholder:
+            # A policyholder's users see their own rows only: nothing to choose.
+            self.filters.pop("policyholder", None)
+
+    q = django_filters.CharFilter(
+        label=gettext_lazy("Recherche"), method="search_text", max_length=100
+    )
+
+    def search_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        value = value.strip()
+        if not value:
+            return queryset
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(condition)
+
+
+# ------------------------------------------------------------------------------------ page
+
+
+class ListPage:
+    """One list as a request sees it: filtered, sorted, paginated, with its totals."""
+
+    def __init__(
+        self,
+        request: HttpRequest,
+        *,
+        queryset: QuerySet[Any],
+        table_class: type[ListTable],
+        filterset_class: type[ListFilterSet],
+        totals: Mapping[str, Any] | None = None,
+        exclude: Sequence[str] = (),
+        keep: Sequence[str] = (),
+    ) -> None:
+        self.request = request
+        self.filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
+        self.filtered = self.filterset.qs
+        self.table = table_class(self.filtered, request=request, exclude=exclude)
+        sort = request.GET.get(self.table.order_by_field)
+        if sort:
+            self.table.order_by = sort
+        self._stable_order()
+        self.totals_spec = dict(totals or {})
+        # Parameters outside the filter form that the form must carry (e.g. `review=1`).
+        self.keep = {name: request.GET[name] for name in keep if request.GET.get(name)}
+
+    def _stable_order(self) -> None:
+        """A sort on a column with equal values still pages every row once: the primary key
+        breaks ties."""
+        queryset: QuerySet[Any] = self.table.data.data
+        ordering = list(queryset.query.order_by or queryset.model._meta.ordering or [])
+        if not any(str(term).lstrip("-") in ("pk", "id") for term in ordering):
+            self.table.data.data = queryset.order_by(*ordering, "pk")
+
+    @property
+    def is_filtered(self) -> bool:
+        form = self.filterset.form
+        return any(form.data.get(name) for name in form.fields) if form.is_bound else False
+
+    def paginate(self) -> None:
+        page = self.request.GET.get(self.table.page_field) or 1
+        try:
+            self.table.paginate(page=page, per_page=PER_PAGE)
+        except PageNotAnInteger:
+            self.table.paginate(page=1, per_page=PER_PAGE)
+        except EmptyPage:
+            self.table.paginate(page=self.table.paginator.num_pages, per_page=PER_PAGE)
+
+    def totals(self) -> dict[str, Any]:
+        """The count and each amount column's sum over the filtered set, in one query."""
+        sums = {name: Sum(expression) for name, expression in self.totals_spec.items()}
+        answer = self.filtered.order_by().aggregate(_count=Count("pk"), **sums)
+        return {
+            "count": answer.pop("_count"),
+            "by_column": {name: eur(value or Decimal("0.00")) for name, value in answer.items()},
+        }
+
+    def context(self) -> dict[str, Any]:
+        self.paginate()
+        totals = self.totals() if self.totals_spec else None
+        return {
+            "table": self.table,
+            "filter": self.filterset,
+            "listing": self,
+            "list_totals": totals,
+            "footer_cells": _footer_cells(self.table, totals),
+            "is_filtered": self.is_filtered,
+            "keep": self.keep,
+        }
+
+    # ----------------------------------------------------------------------------- exports
+
+    def headers(self) -> list[str]:
+        return [str(column.header) for column in self._export_columns()]
+
+    def _export_columns(self) -> list[Any]:
+        return [
+            column for column in self.table.columns if column.column.exclude_from_export is False
+        ]
+
+    def export_rows(self) -> Iterator[list[Any]]:
+        """Every filtered row in the table's order, as cell values (not HTML), in chunks."""
+        names = [column.name for column in self._export_columns()]
+        for record in self.table.data.data.iterator(chunk_size=EXPORT_CHUNK):
+            row = BoundRow(record, table=self.table)
+            yield [row.get_cell_value(name) for name in names]
+
+
+def _footer_cells(table: ListTable, totals: dict[str, Any] | None) -> list[str] | None:
+    if totals is None:
+        return None
+    cells = []
+    for index, column in enumerate(table.columns):
+        if column.name in totals["by_column"]:
+            cells.append(totals["by_column"][column.name])
+        elif index == 0:
+            cells.append(
+                translation.ngettext("%(count)s ligne", "%(count)s lignes", totals["count"])
+                % {"count": formats.number_format(totals["count"], force_grouping=True)}
+            )
+        else:
+            cells.append("")
+    return cells
+
+
+def list_page(
+    request: HttpRequest,
+    *,
+    template: str,
+    page: ListPage,
+    export_name: str,
+    context: Mapping[str, Any] | None = None,
+) -> HttpResponse:
+    """The list page, or its export when `?export=csv|xlsx`."""
+    wanted = request.GET.get("export")
+    if wanted in EXPORT_FORMATS:
+        filename = f"{export_name}-{business_today():%Y-%m-%d}.{wanted}"
+        if wanted == "csv":
+            return _attachment(
+                export_csv(page), filename=filename, content_type="text/csv; charset=utf-8"
+            )
+        return _attachment(
+            export_xlsx(page, title=export_name),
+            filename=filename,
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    return render(request, template, {**page.context(), **(context or {})})
+
+
+def _attachment(content: bytes, *, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _csv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return french_decimal(value)
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    return spreadsheet_safe(str(value))
+
+
+def export_csv(page: ListPage) -> bytes:
+    """`;` separated, French decimals without grouping, UTF-8 with a BOM (Excel reads the
+    accents); a cell a spreadsheet would run as a formula gets a leading `'`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow([spreadsheet_safe(header) for header in page.headers()])
+    for row in page.export_rows():
+        writer.writerow([_csv_text(value) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def export_xlsx(page: ListPage, *, title: str) -> bytes:
+    """Amounts as numbers, dates as dates, text as string cells (never a formula)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.append([xlsx_cell(sheet, header) for header in page.headers()])
+    for row in page.export_rows():
+        cells = []
+        for value in row:
+            if value is None or value == "":
+                cells.append(None)
+            elif isinstance(value, date):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = XLSX_DATE_FORMAT
+                cells.append(cell)
+            elif isinstance(value, Decimal | int) and not isinstance(value, bool):
+                cells.append(xlsx_cell(sheet, value))
+            else:
+                cells.append(xlsx_cell(sheet, str(value)))
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def status_badge(*, css: str, label: str) -> str:
+    return format_html('<span class="badge {}">{}</span>', css, label)
