@@ -14,16 +14,20 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from knox.models import AuthToken
 
-from portal import policy, selectors, services
+from monitoring import selectors as monitoring_selectors
+from portal import dashboards, policy, selectors, services
+from portal.charts import cover_chart
 from portal.http import page_user
 from portal.models import Notification
 from portal.password_reset import password_reset_request
 from portal.policy import page_requires, role_home
 from portal.security import SecurityEvent, security_event_record
+from portal.timeutils import business_today
 from underwriting.models import Contract
 
 
@@ -56,28 +60,78 @@ def no_organisation(request: HttpRequest) -> HttpResponse:
 
 @page_requires(policy.is_policyholder_user)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    organisation = page_user(request).organisation
-    contracts = Contract.objects.filter(policyholder=organisation)
-    return render(
-        request,
-        "portal/dashboard.html",
-        {"organisation": organisation, "contracts": contracts},
-    )
+    user = page_user(request)
+    organisation = user.organisation
+    assert organisation is not None  # a policyholder user always has one
+    ids = [organisation.pk]
+    today = business_today()
+    contracts = list(Contract.objects.filter(policyholder=organisation))
+    history = dashboards.cover_history(policyholder_ids=ids, today=today)
+    context = {
+        "organisation": organisation,
+        "contracts": contracts,
+        "active_contract": next((c for c in contracts if c.status == "active"), None),
+        "figures": dashboards.policyholder_figures(policyholder_ids=ids, on=today)[organisation.pk],
+        "ending": dashboards.top_ups_ending(policyholder_ids=ids, on=today),
+        "uncovered": dashboards.largest_uncovered(policyholder_ids=ids, on=today),
+        "decisions": dashboards.recent_decisions(policyholder_ids=ids),
+        "alerts": monitoring_selectors.alert_lines(
+            monitoring_selectors.alert_feed(policyholder_id=organisation.pk)[:5]
+        ),
+        "history": history,
+        "chart": cover_chart(history, title=_("Couverture en vigueur sur 12 mois")),
+        "invoices": dashboards.invoice_figures(policyholder_ids=ids, on=today)
+        if policy.can_see_invoices(user)
+        else None,
+        "today": today,
+    }
+    return render(request, "portal/dashboard.html", context)
 
 
 @page_requires(policy.is_broker_user)
 def broker_clients(request: HttpRequest) -> HttpResponse:
+    today = business_today()
+    policyholders = list(selectors.visible_policyholders().order_by("name"))
+    ids = [policyholder.pk for policyholder in policyholders]
+    figures = dashboards.policyholder_figures(policyholder_ids=ids, on=today)
+    contracts = monitoring_selectors.active_contract_ids(ids)
+    rows = [
+        {
+            "policyholder": policyholder,
+            "figures": figures[policyholder.pk],
+            "contract_id": contracts.get(policyholder.pk),
+        }
+        for policyholder in policyholders
+    ]
+    total = sum((row["figures"].cover for row in rows), dashboards.Cover())
     return render(
         request,
         "portal/broker_clients.html",
-        {"policyholders": selectors.visible_policyholders()},
+        {
+            "rows": rows,
+            "total": total,
+            "studies": dashboards.studies_in_progress(),
+        },
     )
 
 
 @page_requires(policy.can_see_backoffice)
 def backoffice(request: HttpRequest) -> HttpResponse:
-    policyholders = selectors.policyholders_for_backoffice(user=page_user(request))
-    return render(request, "portal/backoffice.html", {"policyholders": policyholders})
+    user = page_user(request)
+    policyholders = selectors.policyholders_for_backoffice(user=user)
+    context: dict[str, object] = {"policyholders": policyholders}
+    if policy.can_see_queue(user):
+        countersigns = policy.can_countersign(user)
+        context |= {
+            "counts": dashboards.queue_counts(
+                user=user, now=timezone.now(), countersigns=countersigns
+            ),
+            "to_countersign": dashboards.awaiting_countersignature(user=user)[:10]
+            if countersigns
+            else [],
+            "exposures": dashboards.largest_exposures(on=business_today()),
+        }
+    return render(request, "portal/backoffice.html", context)
 
 
 @page_requires(policy.can_run_billing)

@@ -46,6 +46,7 @@ from underwriting.models import (
     Guarantee,
     GuaranteeRequest,
     PendingDecision,
+    RequestStatus,
 )
 
 insurer_readers = policy.page_requires(policy.can_see_queue)
@@ -57,12 +58,21 @@ def _arbiters(user: User) -> list[User]:
     return list(portal_selectors.arbiters(organisation_id=user.organisation_id))
 
 
+def _queue_default(user: User) -> dict[str, str]:
+    """The queue's view when no filter is given: a countersigner opens on what waits for their
+    countersignature (a senior decides without one, so every proposal waiting is another's);
+    an arbiter on the requests assigned to them."""
+    if policy.can_countersign(user):
+        return {"arbiter": QUEUE_ARBITER_ALL, "status": RequestStatus.AWAITING_COUNTERSIGNATURE}
+    return {"arbiter": QUEUE_ARBITER_ME}
+
+
 @insurer_readers
 def queue(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
     arbiters = _arbiters(user)
     form = QueueFilterForm(
-        request.GET or {"arbiter": QUEUE_ARBITER_ME},
+        request.GET or _queue_default(user),
         arbiters=arbiters,
         policyholders=list(portal_selectors.visible_policyholders().order_by("name")),
     )
@@ -161,8 +171,22 @@ def arbiter_request(request: HttpRequest, request_id: str) -> HttpResponse:
             "can_countersign": pending is not None
             and policy.can_countersign(user, proposed_by_id=pending.proposed_by_id),
             "held": held,
+            "authority": _authority(user, guarantee_request),
         },
     )
+
+
+def _authority(user: User, guarantee_request: GuaranteeRequest) -> dict[str, object]:
+    """What the arbiter may decide alone, shown before they decide: their authority amount,
+    and whether approving the requested top-up would wait for a countersignature."""
+    unlimited = policy.decides_without_countersignature(user)
+    amount = user.authority_amount
+    return {
+        "unlimited": unlimited,
+        "amount": amount,
+        "exceeded": not unlimited
+        and (amount is None or guarantee_request.requested_top_up > amount),
+    }
 
 
 @policy.page_requires(policy.can_resume_requests)

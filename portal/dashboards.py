@@ -1,0 +1,411 @@
+"""Reads for the role home pages: a wholesaler's dashboard, a broker's clients, the arbiters'
+back-office. Each figure is one aggregate query over the active scope, whatever the size of the
+book; the callers pass the policyholders whose figures they want (the scope still applies).
+
+What a position is (a decision the issue left to us): on each (contract, buyer) the exposure
+and the primary limit are the ones last declared: those of the top-up period in force today
+(copied from the request or the primary report that made it), or, on a buyer with no top-up in
+force, those of its open request. The uncovered part is exposure − primary − top-up, never
+below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.contrib.postgres.fields.ranges import RangeEndsWith
+from django.db.backends.postgresql.psycopg_any import DateRange
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from billing.models import Invoice, InvoiceKind
+from portal.money import ZERO
+from studies.models import OPEN_STATUSES as STUDY_OPEN_STATUSES
+from studies.models import Study
+from underwriting.models import (
+    OPEN_STATUSES,
+    CountersignatureState,
+    Decision,
+    Guarantee,
+    GuaranteeRequest,
+    PendingDecision,
+    RequestStatus,
+)
+from underwriting.selectors import cover_ratio, guarantees_in_force
+
+_MONEY = DecimalField(max_digits=16, decimal_places=2)
+_NONE = Value(ZERO, output_field=_MONEY)
+TOP = 10
+ENDING_WITHIN_DAYS = 30
+CHART_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Declared exposure, primary and top-up in force on a set of buyers."""
+
+    exposure: Decimal = ZERO
+    primary: Decimal = ZERO
+    top_up: Decimal = ZERO
+    buyers: int = 0
+
+    @property
+    def total(self) -> Decimal:
+        return self.primary + self.top_up
+
+    @property
+    def ratio(self) -> Decimal | None:
+        """Total cover as a percentage of the exposure declared."""
+        return cover_ratio(total=self.total, exposure=self.exposure)
+
+    def __add__(self, other: Cover) -> Cover:
+        return Cover(
+            exposure=self.exposure + other.exposure,
+            primary=self.primary + other.primary,
+            top_up=self.top_up + other.top_up,
+            buyers=self.buyers + other.buyers,
+        )
+
+
+def _in_force(ids: Sequence[UUID], on: date) -> QuerySet[Guarantee]:
+    return guarantees_in_force(on=on).filter(policyholder_id__in=ids)
+
+
+def _requests_without_cover(ids: Sequence[UUID], on: date) -> QuerySet[GuaranteeRequest]:
+    """Open requests on a buyer that has no top-up in force on their contract."""
+    covered = guarantees_in_force(on=on).filter(
+        contract_id=OuterRef("contract_id"), buyer_id=OuterRef("buyer_id")
+    )
+    return GuaranteeRequest.objects.filter(
+        policyholder_id__in=ids, status__in=OPEN_STATUSES
+    ).filter(~Exists(covered))
+
+
+def cover_by_policyholder(*, policyholder_ids: Sequence[UUID], on: date) -> dict[UUID, Cover]:
+    """Each policyholder's positions summed (policyholders without any are left out)."""
+    covers: dict[UUID, Cover] = {}
+    sums = {
+        "top_up": Coalesce(Sum("amount"), _NONE),
+        "primary": Coalesce(Sum("primary_amount"), _NONE),
+        "exposure": Coalesce(Sum("exposure"), _NONE),
+        "buyers": Count("buyer_id", distinct=True),
+    }
+    for row in (
+        _in_force(policyholder_ids, on).order_by().values("policyholder_id").annotate(**sums)
+    ):
+        covers[row["policyholder_id"]] = Cover(
+            exposure=row["exposure"],
+            primary=row["primary"],
+            top_up=row["top_up"],
+            buyers=row["buyers"],
+        )
+    requested = (
+        _requests_without_cover(policyholder_ids, on)
+        .order_by()
+        .values("policyholder_id")
+        .annotate(
+            primary=Coalesce(Sum("primary_amount"), _NONE),
+            exposure=Coalesce(Sum("exposure"), _NONE),
+            buyers=Count("buyer_id", distinct=True),
+        )
+    )
+    for row in requested:
+        more = Cover(exposure=row["exposure"], primary=row["primary"], buyers=row["buyers"])
+        covers[row["policyholder_id"]] = covers.get(row["policyholder_id"], Cover()) + more
+    return covers
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    buyer_id: UUID
+    buyer_name: str
+    contract_id: UUID
+    exposure: Decimal
+    primary: Decimal
+    top_up: Decimal
+
+    @property
+    def covered(self) -> Decimal:
+        return self.primary + self.top_up
+
+    @property
+    def uncovered(self) -> Decimal:
+        return max(ZERO, self.exposure - self.covered)
+
+
+def largest_uncovered(
+    *, policyholder_ids: Sequence[UUID], on: date, limit: int = TOP
+) -> list[Uncovered]:
+    """The buyers with the largest exposure left uncovered (exposure − primary − top-up > 0),
+    largest first: the `limit` largest of the positions with a top-up and of those without."""
+    columns = ("buyer_id", "buyer__name", "contract_id", "exposure", "primary_amount")
+    gap = Coalesce(F("exposure"), _NONE) - F("primary_amount")
+    with_top_up = (
+        _in_force(policyholder_ids, on)
+        .annotate(gap=gap - F("amount"))
+        .filter(gap__gt=0)
+        .order_by("-gap", "buyer__name")
+        .values_list(*columns, "amount")[:limit]
+    )
+    without = (
+        _requests_without_cover(policyholder_ids, on)
+        .annotate(gap=gap)
+        .filter(gap__gt=0)
+        .order_by("-gap", "buyer__name")
+        .values_list(*columns, Value(ZERO, output_field=_MONEY))[:limit]
+    )
+    lines = [
+        Uncovered(
+            buyer_id=buyer_id,
+            buyer_name=name,
+            contract_id=contract_id,
+            exposure=exposure or ZERO,
+            primary=primary,
+            top_up=top_up,
+        )
+        for buyer_id, name, contract_id, exposure, primary, top_up in [*with_top_up, *without]
+    ]
+    return sorted(lines, key=lambda line: (-line.uncovered, line.buyer_name))[:limit]
+
+
+def open_requests_by_status(*, policyholder_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
+    """Per policyholder, the number of its open requests in each open status."""
+    counts: dict[UUID, dict[str, int]] = {}
+    rows = (
+        GuaranteeRequest.objects.filter(
+            policyholder_id__in=policyholder_ids, status__in=OPEN_STATUSES
+        )
+        .order_by()
+        .values_list("policyholder_id", "status")
+        .annotate(count=Count("id"))
+    )
+    for policyholder_id, status, count in rows:
+        counts.setdefault(policyholder_id, {})[status] = count
+    return counts
+
+
+def top_ups_ending(
+    *, policyholder_ids: Sequence[UUID], on: date, within_days: int = ENDING_WITHIN_DAYS
+) -> QuerySet[Guarantee]:
+    """Top-ups in force whose last day falls in the next `within_days` days with nothing after
+    them (seasonal limits, mostly): soonest first, `last_day` annotated."""
+    following = Guarantee.objects.filter(
+        contract_id=OuterRef("contract_id"),
+        buyer_id=OuterRef("buyer_id"),
+        period__startswith=OuterRef("ends"),
+    )
+    return (
+        _in_force(policyholder_ids, on)
+        .filter(period__endswith__lte=on + timedelta(days=within_days + 1))
+        .annotate(ends=RangeEndsWith("period"))
+        .filter(~Exists(following))
+        .select_related("buyer", "policyholder")
+        .order_by("ends", "buyer__name")
+    )
+
+
+def recent_decisions(*, policyholder_ids: Sequence[UUID], limit: int = 5) -> QuerySet[Decision]:
+    """The latest decisions on the policyholders' requests. Their internal note never leaves the
+    insurer: pages outside it show `client_message` only."""
+    return (
+        Decision.objects.filter(policyholder_id__in=policyholder_ids)
+        .select_related("request__buyer")
+        .order_by("-decided_at")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceFigures:
+    due_count: int = 0
+    due_amount: Decimal = ZERO
+    overdue_count: int = 0
+    overdue_amount: Decimal = ZERO
+
+
+def invoice_figures(*, policyholder_ids: Sequence[UUID], on: date) -> InvoiceFigures:
+    """Issued invoices not yet due and past due (count and total): what finance pays next."""
+    figures = (
+        Invoice.objects.filter(policyholder_id__in=policyholder_ids, kind=InvoiceKind.INVOICE)
+        .order_by()
+        .aggregate(
+            due_count=Count("id", filter=Q(due_on__gte=on)),
+            due_amount=Coalesce(Sum("total", filter=Q(due_on__gte=on)), _NONE),
+            overdue_count=Count("id", filter=Q(due_on__lt=on)),
+            overdue_amount=Coalesce(Sum("total", filter=Q(due_on__lt=on)), _NONE),
+        )
+    )
+    return InvoiceFigures(**figures)
+
+
+# --- cover in force over the last 12 months -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoverPoint:
+    on: date
+    primary: Decimal
+    top_up: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.primary + self.top_up
+
+
+def month_ends(*, today: date, months: int = CHART_MONTHS) -> list[date]:
+    """The last day of each of the `months` − 1 months before today's, then today."""
+    days = [today]
+    day = today.replace(day=1)
+    for _ in range(months - 1):
+        day -= timedelta(days=1)  # the last day of the month before
+        days.append(day)
+        day = day.replace(day=1)
+    return sorted(days)
+
+
+def cover_history(*, policyholder_ids: Sequence[UUID], today: date) -> list[CoverPoint]:
+    """Primary and top-up in force at each month end of the last 12 months (today for the
+    current month): one query over the periods overlapping the window."""
+    days = month_ends(today=today)
+    sums: dict[str, Any] = {}
+    for index, day in enumerate(days):
+        in_force = Q(period__contains=day)
+        sums[f"t{index}"] = Coalesce(Sum("amount", filter=in_force), _NONE)
+        sums[f"p{index}"] = Coalesce(Sum("primary_amount", filter=in_force), _NONE)
+    totals = (
+        Guarantee.objects.filter(
+            policyholder_id__in=policyholder_ids,
+            period__overlap=DateRange(days[0], days[-1], "[]"),
+        )
+        .order_by()
+        .aggregate(**sums)
+    )
+    return [
+        CoverPoint(on=day, primary=totals[f"p{index}"], top_up=totals[f"t{index}"])
+        for index, day in enumerate(days)
+    ]
+
+
+# --- the arbiters' back-office --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    open: int = 0
+    overdue: int = 0
+    unassigned: int = 0
+    mine: int = 0
+    to_countersign: int = 0
+
+
+def queue_counts(*, user: Any, now: datetime, countersigns: bool) -> QueueCounts:
+    """Open requests in scope: all, past their due time, unassigned, assigned to `user`, and
+    (for a countersigner) the proposals of others waiting for `user`'s countersignature."""
+    counts = (
+        GuaranteeRequest.objects.filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .aggregate(
+            open=Count("id"),
+            overdue=Count("id", filter=Q(due_at__lt=now)),
+            unassigned=Count("id", filter=Q(assigned_to__isnull=True)),
+            mine=Count("id", filter=Q(assigned_to=user)),
+        )
+    )
+    to_countersign = awaiting_countersignature(user=user).count() if countersigns else 0
+    return QueueCounts(**counts, to_countersign=to_countersign)
+
+
+def awaiting_countersignature(*, user: Any) -> QuerySet[PendingDecision]:
+    """Proposals waiting for a countersignature that `user` may give (never their own), oldest
+    first."""
+    return (
+        PendingDecision.objects.filter(
+            state=CountersignatureState.PENDING,
+            request__status=RequestStatus.AWAITING_COUNTERSIGNATURE,
+        )
+        .exclude(proposed_by=user)
+        .select_related("request__buyer", "policyholder", "proposed_by")
+        .order_by("proposed_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class BuyerExposure:
+    buyer_id: UUID
+    buyer_name: str
+    grade: int | None
+    top_up: Decimal
+    primary: Decimal
+    policyholders: int
+
+    @property
+    def total(self) -> Decimal:
+        return self.top_up + self.primary
+
+
+def largest_exposures(*, on: date, limit: int = TOP) -> list[BuyerExposure]:
+    """The insurer's largest top-up exposures by buyer: Σ top-ups in force across the
+    policyholders in scope, with the primary limits beside them."""
+    rows = (
+        guarantees_in_force(on=on)
+        .order_by()
+        .values("buyer_id", "buyer__name", "buyer__grade")
+        .annotate(
+            top_up=Sum("amount"),
+            primary=Sum("primary_amount"),
+            policyholders=Count("policyholder_id", distinct=True),
+        )
+        .order_by("-top_up", "buyer__name")[:limit]
+    )
+    return [
+        BuyerExposure(
+            buyer_id=row["buyer_id"],
+            buyer_name=row["buyer__name"],
+            grade=row["buyer__grade"],
+            top_up=row["top_up"],
+            primary=row["primary"],
+            policyholders=row["policyholders"],
+        )
+        for row in rows
+    ]
+
+
+# --- what a home page shows ------------------------------------------------------------------
+
+
+@dataclass
+class PolicyholderFigures:
+    """One policyholder's line on a broker's home, or the head of its dashboard."""
+
+    cover: Cover = field(default_factory=Cover)
+    open_requests: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_requests.values())
+
+
+def policyholder_figures(
+    *, policyholder_ids: Iterable[UUID], on: date
+) -> dict[UUID, PolicyholderFigures]:
+    """Cover and open requests per policyholder: three queries for any number of them."""
+    ids = list(policyholder_ids)
+    covers = cover_by_policyholder(policyholder_ids=ids, on=on)
+    opened = open_requests_by_status(policyholder_ids=ids)
+    return {
+        pk: PolicyholderFigures(cover=covers.get(pk, Cover()), open_requests=opened.get(pk, {}))
+        for pk in ids
+    }
+
+
+def studies_in_progress(*, limit: int = TOP) -> QuerySet[Study]:
+    """Studies in scope not yet accepted, declined or expired, latest first."""
+    return (
+        Study.objects.filter(status__in=STUDY_OPEN_STATUSES)
+        .select_related("policyholder")
+        .order_by("-created_at")[:limit]
+    )
