@@ -10,11 +10,13 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.ids import uuid7
 from portal.models import TenantOwned
 from underwriting.models import MONEY, DecimalSize, PremiumBasis
 
@@ -183,6 +185,10 @@ class Payment(TenantOwned):
 class InvoiceLine(TenantOwned):
     """One buyer's premium for the month (or, on a partial credit note, one labelled amount)."""
 
+    # Time-ordered: a month writes a million lines at once (`portal.ids`); the run's SQL writes
+    # the same (`billing.premium_sql.UUID7`).
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+
     # A month writes a line per (contract, buyer): ~1M rows, so no index that nothing reads.
     # (invoice, position) is unique, which indexes the lookups by invoice.
     invoice = models.ForeignKey(
@@ -338,3 +344,32 @@ class BillingRunFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_number}: {self.message}"
+
+
+class BillingRunGroup(models.Model):
+    """A group of a run's contracts, billed by a task of its own, so that the groups of a run
+    spread over every billing worker (`billing.services.runs.billing_run_dispatch`).
+
+    `done_at` is written in the group's own transaction, with its invoices: a redelivered or
+    duplicate task finds it done and writes nothing. The run is closed once no group is left.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="groups")
+    position = models.PositiveIntegerField()
+    contract_ids = ArrayField(models.UUIDField())
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="billing_run_group_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["run"], condition=Q(done_at__isnull=True), name="billing_run_group_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} #{self.position}"

@@ -19,16 +19,12 @@ above that precision, and one exactly on a half cent is computed exactly.
 
 from __future__ import annotations
 
-from typing import Final
-
 from billing.models import InvoiceLine
 from underwriting.models import Buyer, Contract, Guarantee
 
-WORK_TABLE: Final = "billing_line_work"
-
+# The lines of a group of contracts, one per (contract, buyer), computed from the guarantees.
 # Only model table names are interpolated below; every value is a bound parameter.
-CREATE_WORK = f"""
-CREATE TEMP TABLE {WORK_TABLE} ON COMMIT DROP AS
+LINES = f"""
 SELECT x.contract_id,
        x.buyer_id,
        x.amount_days,
@@ -56,16 +52,29 @@ SELECT x.contract_id,
   JOIN {Contract._meta.db_table} c ON c.id = x.contract_id
 """  # noqa: S608
 
-SUMS = f"""
-SELECT contract_id, sum(premium) FROM {WORK_TABLE} GROUP BY contract_id
-"""  # noqa: S608
+# The premium of each contract, without writing anything (the computation alone).
+SUMS = f"SELECT contract_id, sum(premium) FROM ({LINES}) w GROUP BY contract_id"  # noqa: S608
 
-# Lines are numbered in buyer-name order within each invoice.
+# A time-ordered UUID (version 7: 48 bits of Unix milliseconds, then random bits), computed by
+# PostgreSQL (15 has no uuidv7()). A million lines written with random ids scatter their
+# primary-key inserts over the whole index; time-ordered ones append to its right edge.
+UUID7 = """
+encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+       PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                         FROM 3)
+       FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
+"""
+
+# The lines computed and written in one statement, numbered in buyer-name order within each
+# invoice; answers each invoice's premium total (Σ rounded lines). The invoice ids are chosen
+# beforehand: the invoices are written after their lines, under the numbering lock (the foreign
+# key is checked at commit).
 INSERT_LINES = f"""
+WITH written AS (
 INSERT INTO {InvoiceLine._meta.db_table}
        (id, policyholder_id, invoice_id, position, buyer_id, buyer_name, buyer_identifier,
         label, base, amount_days, days_in_force, rate, premium)
-SELECT gen_random_uuid(),
+SELECT {UUID7},
        i.policyholder_id,
        i.invoice_id,
        row_number() OVER (PARTITION BY w.contract_id ORDER BY b.name, b.id),
@@ -78,10 +87,13 @@ SELECT gen_random_uuid(),
        w.days,
        w.rate,
        w.premium
-  FROM {WORK_TABLE} w
+  FROM ({LINES}) w
   JOIN unnest(%(contracts)s::uuid[], %(invoices)s::uuid[], %(policyholders)s::uuid[])
        AS i (contract_id, invoice_id, policyholder_id) ON i.contract_id = w.contract_id
   JOIN {Buyer._meta.db_table} b ON b.id = w.buyer_id
+RETURNING invoice_id, premium)
+SELECT invoice_id, sum(premium) FROM written GROUP BY invoice_id
 """  # noqa: S608
 
-DROP_WORK = f"DROP TABLE IF EXISTS {WORK_TABLE}"
+# The lines of invoices given up under the numbering lock (issued meanwhile by someone else).
+DELETE_LINES = f"DELETE FROM {InvoiceLine._meta.db_table} WHERE invoice_id = ANY(%(invoices)s)"  # noqa: S608

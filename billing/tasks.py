@@ -12,7 +12,7 @@ from billing import services
 from billing.models import ACTIVE_RUN_STATUSES, BillingRun, BillingRunTrigger, Invoice
 from billing.premium import month_before, month_first
 from portal.timeutils import business_today
-from unlockplus.celery import RETRY_TRANSIENT
+from unlockplus.celery import RETRY_TRANSIENT, TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,31 @@ def billing_run_month() -> str:
     run = unfinished or services.billing_run_create(
         month=month, trigger=BillingRunTrigger.BEAT, actor=None
     )
-    run = services.billing_run_execute(run_id=run.pk)
-    return f"{run.month:%Y-%m}: {run.issued} issued, {run.skipped} skipped, {run.failed} failed"
+    return _summary(services.billing_run_dispatch(run_id=run.pk))
+
+
+def _summary(run: BillingRun) -> str:
+    return (
+        f"{run.month:%Y-%m} {run.status}: {run.issued} issued, {run.skipped} skipped, "
+        f"{run.failed} failed"
+    )
 
 
 @shared_task(**RETRY_TRANSIENT)
 def billing_run_execute_task(*, run_id: str) -> str:
-    """Started from the finance page, the API or the supervisor. Executes the run from where it
-    stopped; a finished run, or one another worker is executing, is left as it is."""
-    run = services.billing_run_execute(run_id=run_id)
-    return f"{run.month:%Y-%m}: {run.issued} issued, {run.skipped} skipped, {run.failed} failed"
+    """Started from the finance page, the API or the supervisor. Fans the run out, from where
+    it stopped, as one task per group of contracts (`billing_run_group_task`) for every billing
+    worker to take; a finished run, or one another worker is dispatching, is left as it is."""
+    return _summary(services.billing_run_dispatch(run_id=run_id))
+
+
+@shared_task(
+    **{**RETRY_TRANSIENT, "autoretry_for": (*TRANSIENT_ERRORS, services.RunBusy)},
+)
+def billing_run_group_task(*, group_id: str) -> None:
+    """One group of a fanned-out run, once (a duplicate finds it done); the group that finds
+    none left closes the run."""
+    services.billing_run_group_execute(group_id=group_id)
 
 
 @shared_task(**RETRY_TRANSIENT)

@@ -14,8 +14,11 @@ from billing.services.pdfs import invoice_pdfs_sweep, invoices_without_pdf
 from billing.services.reminders import invoice_reminders_send
 from billing.services.runs import (
     COMMIT_EVERY,
+    RunBusy,
     billing_run_create,
+    billing_run_dispatch,
     billing_run_execute,
+    billing_run_group_execute,
     billing_run_start,
     billing_runs_stalled,
     billing_runs_supervise,
@@ -27,8 +30,11 @@ __all__ = [
     "invoice_reminders_send",
     "payment_record",
     "COMMIT_EVERY",
+    "RunBusy",
     "billing_run_create",
+    "billing_run_dispatch",
     "billing_run_execute",
+    "billing_run_group_execute",
     "billing_run_start",
     "billing_runs_stalled",
     "billing_runs_supervise",

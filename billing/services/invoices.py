@@ -1,10 +1,15 @@
 """Issuing premium invoices, once per (contract, month), with gap-free numbers.
 
-Exactly once: every issue takes the row lock of its year's number sequence first, then checks
-that the (contract, month) has no invoice yet, in the same transaction. Issuers are therefore
-serialised, the check sees every committed invoice, a rolled-back issue gives its number back
-(no gaps), and the unique constraint on (contract, month) is the backstop. An invoice copies
+Exactly once: every issue takes the row lock of its year's number sequence, then checks that the
+(contract, month) has no invoice yet, in the same transaction. Issuers therefore number one at a
+time, the check sees every committed invoice, a rolled-back issue gives its number back (no
+gaps), and the unique constraint on (contract, month) is the backstop. An invoice copies
 identities and terms into its own rows; its PDF is rendered from them after commit.
+
+A group's lines (the bulk of its writes) are computed and written *before* the lock, under
+invoice ids chosen in advance (the lines' foreign key to their invoice is checked at commit):
+issuers working in parallel (the groups of a billing run on several workers) write their lines
+side by side and take turns only to number and write the invoices themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +40,7 @@ from billing.models import (
 from billing.premium import ZERO, days_in, invoice_totals, month_after, month_first
 from portal.errors import RuleViolation
 from portal.events import events_record_bulk
+from portal.ids import uuid7
 from portal.kick import kick_after_commit
 from portal.models import Organisation, OrganisationKind, User
 from portal.timeutils import business_date, business_today
@@ -137,6 +144,7 @@ def _invoice_document(
     dates: dict[str, Any],
     run: BillingRun | None,
     actor: User | None,
+    pk: UUID | None = None,
 ) -> Invoice:
     """The invoice row of `contract`, with identities and terms copied as they are today."""
     totals = invoice_totals(
@@ -146,6 +154,7 @@ def _invoice_document(
     )
     policyholder = contract.policyholder
     return Invoice(
+        pk=pk or uuid7(),
         policyholder=policyholder,
         kind=InvoiceKind.INVOICE,
         contract=contract,
@@ -186,10 +195,42 @@ def issue_invoices(
 ) -> list[Invoice]:
     """Issue the month's invoice of each contract that has none yet, set-based.
 
-    Must run inside a transaction. The line premiums are computed and written by PostgreSQL
-    (`premium_sql`): a month of 1 000 000 guarantee lines never travels through Python. Contracts
-    with nothing in force and no minimum premium get no invoice.
+    Must run inside a transaction. The line premiums are computed and written by PostgreSQL in
+    one statement (`premium_sql`): a month of 1 000 000 guarantee lines never travels through
+    Python. Contracts with nothing in force and no minimum premium get no invoice.
     """
+    # A contract is billed only for a month that meets its own dates (never a draft): the
+    # run's own selection, asked again for contracts issued one by one. Those invoiced already
+    # are left out here, and once more under the numbering lock below.
+    billable = set(
+        selectors.contracts_to_bill(month=month)
+        .filter(pk__in=[c.pk for c in contracts])
+        .exclude(
+            Exists(
+                Invoice.objects.filter(
+                    contract_id=OuterRef("pk"), kind=InvoiceKind.INVOICE, month=month
+                )
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    contracts = [c for c in contracts if c.pk in billable]
+    if not contracts:
+        return []
+    invoice_ids = {contract.pk: uuid7() for contract in contracts}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            premium_sql.INSERT_LINES,
+            {
+                "first": month,
+                "next": month_after(month),
+                "days_in_month": days_in(month),
+                "contracts": [contract.pk for contract in contracts],
+                "invoices": [invoice_ids[contract.pk] for contract in contracts],
+                "policyholders": [contract.policyholder_id for contract in contracts],
+            },
+        )
+        sums: dict[UUID, Decimal] = dict(cursor.fetchall())
     sequence, issued_at = lock_numbering()
     # Checked under the numbering lock: every issuer holds it until it commits.
     invoiced = set(
@@ -197,60 +238,39 @@ def issue_invoices(
             kind=InvoiceKind.INVOICE, month=month, contract__in=[c.pk for c in contracts]
         ).values_list("contract_id", flat=True)
     )
-    # A contract is billed only for a month that meets its own dates (never a draft): the
-    # run's own selection, asked again for contracts issued one by one.
-    billable = set(
-        selectors.contracts_to_bill(month=month)
-        .filter(pk__in=[c.pk for c in contracts])
-        .values_list("pk", flat=True)
-    )
-    contracts = [c for c in contracts if c.pk in billable and c.pk not in invoiced]
-    if not contracts:
+    if invoiced:  # issued by someone else since: their lines written above are given up
+        with connection.cursor() as cursor:
+            cursor.execute(
+                premium_sql.DELETE_LINES, {"invoices": [invoice_ids[pk] for pk in invoiced]}
+            )
+    dates = dates_of(issued_at)
+    invoices = [
+        _invoice_document(
+            contract=contract,
+            month=month,
+            premium_total=sums.get(invoice_ids[contract.pk], ZERO),
+            issuer=issuer,
+            number=_number(sequence.year, sequence.last + position),
+            dates=dates,
+            run=run,
+            actor=actor,
+            pk=invoice_ids[contract.pk],
+        )
+        for position, contract in enumerate(
+            (
+                c
+                for c in contracts
+                if c.pk not in invoiced
+                and (invoice_ids[c.pk] in sums or c.minimum_premium is not None)
+            ),
+            start=1,
+        )
+    ]
+    if not invoices:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(premium_sql.DROP_WORK)
-        cursor.execute(
-            premium_sql.CREATE_WORK,
-            {
-                "first": month,
-                "next": month_after(month),
-                "days_in_month": days_in(month),
-                "contracts": [contract.pk for contract in contracts],
-            },
-        )
-        cursor.execute(premium_sql.SUMS)
-        sums: dict[UUID, Decimal] = dict(cursor.fetchall())
-        dates = dates_of(issued_at)
-        invoices = [
-            _invoice_document(
-                contract=contract,
-                month=month,
-                premium_total=sums.get(contract.pk, ZERO),
-                issuer=issuer,
-                number=_number(sequence.year, sequence.last + position),
-                dates=dates,
-                run=run,
-                actor=actor,
-            )
-            for position, contract in enumerate(
-                (c for c in contracts if c.pk in sums or c.minimum_premium is not None), start=1
-            )
-        ]
-        if not invoices:
-            cursor.execute(premium_sql.DROP_WORK)
-            return []
-        sequence.last += len(invoices)
-        sequence.save(update_fields=["last"])
-        Invoice.objects.bulk_create(invoices)
-        cursor.execute(
-            premium_sql.INSERT_LINES,
-            {
-                "contracts": [invoice.contract_id for invoice in invoices],
-                "invoices": [invoice.pk for invoice in invoices],
-                "policyholders": [invoice.policyholder_id for invoice in invoices],
-            },
-        )
-        cursor.execute(premium_sql.DROP_WORK)
+    sequence.last += len(invoices)
+    sequence.save(update_fields=["last"])
+    Invoice.objects.bulk_create(invoices)
     events_record_bulk(
         action=BillingEvent.INVOICE_ISSUED,
         actor=actor,

@@ -11,12 +11,25 @@ waiting; a second execution (a redelivered message, the supervisor's resume of a
 merely slow) returns at once without touching it. PostgreSQL drops the lock with the session,
 so a killed process or a terminated connection frees the run for the next execution.
 `billing_runs_supervise` (beat) resumes the runs whose heartbeat stopped, or closes them.
+
+Fan-out (`billing_run_dispatch`, what the task does): the run's contracts are cut into groups
+(`BillingRunGroup` rows, written once), each billed by a task of its own on the billing queue,
+so that every billing worker, on every machine, takes groups. A group task holds the run's lock
+*shared* (groups of one run go side by side; an in-process execution or the supervisor holds it
+exclusively), and its group row's lock while it works; it marks the row done in the transaction
+that issues its invoices, so a duplicate delivery finds it done and writes nothing. The task
+that finds no group left closes the run: it executes it in-process, which bills whatever no
+group covered (nothing, normally) and writes the final counters and the one `finished` event.
+Numbers stay gap-free: every issuing transaction takes the year's number sequence row lock,
+after its lines are written (`billing.services.invoices.issue_invoices`), so the groups write
+their lines side by side and take turns only to number and commit; numbers follow the commit
+order, which across groups is not the contracts' order.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from uuid import UUID
@@ -25,6 +38,7 @@ import psycopg
 from django.conf import settings
 from django.db import Error, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -35,6 +49,7 @@ from billing.models import (
     ACTIVE_RUN_STATUSES,
     BillingRun,
     BillingRunFailure,
+    BillingRunGroup,
     BillingRunStatus,
     Invoice,
     InvoiceKind,
@@ -130,13 +145,14 @@ def _execution_lock(run_id: UUID | str) -> Iterator[bool]:
                 pass  # the session is gone, and its lock with it
 
 
-def _claim_group(run_id: UUID) -> None:
+def _claim_group(run_id: UUID, *, shared: bool = False) -> None:
     """In each group's transaction: no other session holds the run (ours does, or nobody if our
-    session was lost and Django connected again), and none can take it before this commits."""
+    session was lost and Django connected again), and none can take it before this commits.
+    `shared`: a fanned-out group, beside the run's other groups (but never beside an
+    in-process execution, nor while the supervisor looks at the run)."""
+    function = "pg_try_advisory_xact_lock_shared" if shared else "pg_try_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [RUN_LOCK_CLASS, str(run_id)]
-        )
+        cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [RUN_LOCK_CLASS, str(run_id)])
         if not cursor.fetchone()[0]:
             raise _TakenOver
 
@@ -160,10 +176,19 @@ def _record_failure(*, run: BillingRun, contract: Contract, error: Exception) ->
 
 def _remaining(run: BillingRun) -> QuerySet[Contract]:
     """The run's contracts not processed yet, in number order (compared by PostgreSQL, whose
-    collation orders them)."""
+    collation orders them): after the resume point, and in no group done."""
     contracts = selectors.contracts_to_bill(month=run.month)
     if run.resume_after:
         contracts = contracts.filter(number__gt=run.resume_after)
+    done = BillingRunGroup.objects.filter(run_id=run.pk, done_at__isnull=False)
+    if done.exists():
+        contracts = contracts.exclude(
+            pk__in=RawSQL(  # noqa: S611 - the model's table name; the run id is bound
+                f"SELECT unnest(contract_ids) FROM {BillingRunGroup._meta.db_table}"  # noqa: S608
+                " WHERE run_id = %s AND done_at IS NOT NULL",
+                [run.pk],
+            )
+        )
     return contracts
 
 
@@ -266,26 +291,47 @@ def _bill_batch(*, run: BillingRun, contract_ids: list[UUID], issuer: Issuer) ->
         .select_related("policyholder")
         .order_by("number")
     )
-    # A group of contracts is issued set-based in one transaction, with the run's progress and
-    # counters. If anything in it fails, the group rolls back and its contracts are issued one
-    # by one, each in its own savepoint, so the failing contract is recorded on the run and the
-    # others go on. A kill loses at most the uncommitted group, which the resume issues again.
     for start in range(0, len(contracts), COMMIT_EVERY):
         group = contracts[start : start + COMMIT_EVERY]
-        through = group[-1].number
-        try:
-            with transaction.atomic():
-                _claim_group(run.pk)
-                issue_invoices(contracts=group, month=run.month, issuer=issuer, run=run, actor=None)
+        _bill_group(run=run, contracts=group, issuer=issuer, through=group[-1].number)
+
+
+def _bill_group(
+    *,
+    run: BillingRun,
+    contracts: list[Contract],
+    issuer: Issuer,
+    through: str | None = None,
+    group: BillingRunGroup | None = None,
+) -> None:
+    """Issue a group of contracts set-based in one transaction, with the run's progress and
+    counters: in-process, its resume point `through`; fanned out, its `group` row marked done.
+    If anything in it fails, the group rolls back and its contracts are issued one by one, each
+    in its own savepoint, so the failing contract is recorded on the run and the others go on.
+    A kill loses at most the uncommitted group, which the resume issues again."""
+
+    def bill(issue: Callable[[], object]) -> None:
+        with transaction.atomic():
+            _claim_group(run.pk, shared=group is not None)
+            if group is not None and not _take_group(group):
+                return  # a duplicate delivery: done meanwhile
+            issue()
+            if group is None:
                 _recount(run_id=run.pk, month=run.month, through=through)
-        except STOP_ERRORS:
-            raise
-        except Exception:  # noqa: BLE001 - isolate the culprit below
-            logger.warning("billing run %s: a group failed, retrying contract by contract", run.pk)
-            with transaction.atomic():
-                _claim_group(run.pk)
-                _bill_one_by_one(run=run, contracts=group, issuer=issuer)
-                _recount(run_id=run.pk, month=run.month, through=through)
+            else:
+                _progress(run_id=run.pk)
+
+    try:
+        bill(
+            lambda: issue_invoices(
+                contracts=contracts, month=run.month, issuer=issuer, run=run, actor=None
+            )
+        )
+    except STOP_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - isolate the culprit below
+        logger.warning("billing run %s: a group failed, retrying contract by contract", run.pk)
+        bill(lambda: _bill_one_by_one(run=run, contracts=contracts, issuer=issuer))
 
 
 def _bill_one_by_one(*, run: BillingRun, contracts: list[Contract], issuer: Issuer) -> None:
@@ -296,6 +342,99 @@ def _bill_one_by_one(*, run: BillingRun, contracts: list[Contract], issuer: Issu
             raise
         except Exception as error:  # noqa: BLE001 - one contract must not stop the others
             _record_failure(run=run, contract=contract, error=error)
+
+
+class RunBusy(Exception):  # noqa: N818 - a signal for the task to retry later
+    """A fanned-out group met an in-process execution of its run, or the supervisor looking at
+    it: the group's task tries again a moment later."""
+
+
+def _take_group(group: BillingRunGroup) -> bool:
+    """Mark the group done in this transaction, holding its row until commit; False if it was
+    done already. A duplicate delivery of the group waits on the row, then finds it done."""
+    return bool(
+        BillingRunGroup.objects.filter(pk=group.pk, done_at__isnull=True).update(done_at=Now())
+    )
+
+
+def _progress(*, run_id: UUID) -> None:
+    """A fanned-out group's heartbeat, and the counters it can tell from rows: `issued` and
+    `failed`. `skipped` (and the final counts) are recounted when the run closes."""
+    BillingRun.objects.filter(pk=run_id).update(
+        issued=Invoice.objects.filter(billing_run_id=run_id, kind=InvoiceKind.INVOICE).count(),
+        failed=BillingRunFailure.objects.filter(run_id=run_id).count(),
+        updated_at=Now(),
+    )
+
+
+def _group_enqueue(group_ids: list[UUID]) -> None:
+    from billing.tasks import billing_run_group_task
+
+    for group_id in group_ids:
+        billing_run_group_task.delay(group_id=str(group_id))
+
+
+def billing_run_dispatch(*, run_id: UUID | str) -> BillingRun:
+    """Fan the run out: cut what is left of it into groups of COMMIT_EVERY contracts in number
+    order (once: a resumed dispatch finds them), and enqueue a task per group not done yet.
+    With nothing left to dispatch, the run is closed here. A finished or failed run, or one
+    executed in-process right now, is returned unchanged."""
+    with scopes_disabled():
+        run = BillingRun.objects.get(pk=run_id)
+        if run.status not in ACTIVE_RUN_STATUSES:
+            return run
+        with _execution_lock(run.pk) as held:
+            run.refresh_from_db()
+            if not held or run.status not in ACTIVE_RUN_STATUSES:
+                return run
+            with transaction.atomic():
+                BillingRun.objects.filter(pk=run.pk).update(
+                    status=BillingRunStatus.RUNNING,
+                    started_at=Coalesce("started_at", Now()),
+                    updated_at=Now(),
+                    total=selectors.contracts_to_bill(month=run.month).order_by().count(),
+                )
+                if not BillingRunGroup.objects.filter(run_id=run.pk).exists():
+                    contract_ids = list(_remaining(run).values_list("pk", flat=True))
+                    BillingRunGroup.objects.bulk_create(
+                        BillingRunGroup(run_id=run.pk, position=position, contract_ids=group)
+                        for position, group in enumerate(_chunks(contract_ids, COMMIT_EVERY))
+                    )
+            pending = list(
+                BillingRunGroup.objects.filter(run_id=run.pk, done_at__isnull=True)
+                .order_by("position")
+                .values_list("pk", flat=True)
+            )
+        # Enqueued once the lock is free: the groups take it shared.
+        if pending:
+            _group_enqueue(pending)
+        else:
+            billing_run_execute(run_id=run.pk)
+        run.refresh_from_db()
+    return run
+
+
+def billing_run_group_execute(*, group_id: UUID | str) -> None:
+    """Bill one fanned-out group, once; then, if no group of its run is left, close the run
+    (an in-process execution, which finds nothing left but the contracts no group covered).
+    Raises RunBusy when the run is held exclusively (the task retries)."""
+    with scopes_disabled():
+        group = BillingRunGroup.objects.select_related("run").filter(pk=group_id).first()
+        if group is None or group.run.status not in ACTIVE_RUN_STATUSES:
+            return
+        run = group.run
+        if group.done_at is None:
+            contracts = list(
+                Contract.objects.filter(pk__in=group.contract_ids)
+                .select_related("policyholder")
+                .order_by("number")
+            )
+            try:
+                _bill_group(run=run, contracts=contracts, issuer=issuer_details(), group=group)
+            except _TakenOver:
+                raise RunBusy(str(run.pk)) from None
+        if not BillingRunGroup.objects.filter(run_id=run.pk, done_at__isnull=True).exists():
+            billing_run_execute(run_id=run.pk)
 
 
 def billing_runs_stalled(*, stalled_after: timedelta | None = None) -> list[UUID]:

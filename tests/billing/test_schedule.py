@@ -56,6 +56,7 @@ def test_beat_supervises_the_runs_and_sweeps_the_pdfs_on_their_queues(
     assert settings.BILLING_RUN_STALL_SECONDS == 300
 
 
+@pytest.mark.usefixtures("eager_celery")  # the run fans out as group tasks
 def test_a_redelivered_beat_resumes_the_months_unfinished_run(world: World) -> None:
     guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2020, 1, 1))
     previous = month_before(month_first(business_today()))
@@ -68,6 +69,7 @@ def test_a_redelivered_beat_resumes_the_months_unfinished_run(world: World) -> N
     ]
 
 
+@pytest.mark.usefixtures("eager_celery")  # the run fans out as group tasks
 def test_the_beat_task_bills_the_month_before_and_a_duplicate_changes_nothing(
     world: World,
 ) -> None:
