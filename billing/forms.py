@@ -64,3 +64,25 @@ class CreditNoteForm(forms.Form):
         if full is True:
             data["amount"] = None  # the whole invoice: an amount typed before is not used
         return data
+
+
+class PaymentForm(forms.Form):
+    """A payment received on an invoice, typed by finance ops (`payment_record`)."""
+
+    received_on = forms.DateField(
+        label=_("Reçu le"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    amount = MoneyField(label=_("Montant reçu (€)"), min_value=Decimal("0.01"))
+    reference = forms.CharField(
+        label=_("Référence (virement, chèque)"), max_length=140, required=False
+    )
+
+
+class BankStatementForm(forms.Form):
+    file = forms.FileField(
+        label=_("Relevé bancaire (CSV)"),
+        help_text=_(
+            "Colonnes Date, Libellé et Montant (ou Crédit) ; le numéro de facture "
+            "UP-AAAA-NNNNNN dans le libellé."
+        ),
+    )

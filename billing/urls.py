@@ -14,6 +14,16 @@ urlpatterns = [
     ),
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/export.csv", views.invoice_export, name="invoice_export"),
+    path(
+        "invoices/payments/import/",
+        views.bank_statement_import,
+        name="bank_statement_import",
+    ),
+    path(
+        "invoices/<uuid:invoice_id>/payments/",
+        views.payment_create,
+        name="payment_create",
+    ),
     path("invoices/<uuid:invoice_id>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<uuid:invoice_id>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path(
