@@ -1,34 +1,180 @@
 """The A4 PDF of an invoice or credit note, rendered from the document's own rows.
 
-The output is deterministic: the PDF dates come from the issue time (`dcterms.created` /
-`dcterms.modified` metas), no identifier is generated, and the fonts are the system's DejaVu.
+Deterministic: the PDF dates come from the issue time (`dcterms.created` / `dcterms.modified`
+metas), no identifier is generated, and the fonts are the system's DejaVu (no @font-face).
+
+Fast, because a month-end renders ten thousand of them: a process loads the fonts and parses the
+shared stylesheet once (`_fonts`, `_stylesheet`) and every render reuses them; the amounts are
+formatted here rather than by template filters; and each invoice line is one monospaced text
+cell instead of a row of five cells, as WeasyPrint's layout time grows with the boxes it lays out
+(a 100-line invoice lays out about four times faster).
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 from num2words import num2words
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 
-from billing.models import Invoice
+from billing.models import Invoice, InvoiceLine
+from portal.money import percent
+
+NARROW_NBSP = "\u202f"  # the French thousands separator (DESIGN §6)
+NBSP = "\u00a0"
+LINE_WIDTH = 104  # characters of DejaVu Sans Mono 8 pt across the A4 text width
+GAP = "  "
 
 
-def amount_in_words(amount: Decimal) -> str:
-    words = num2words(abs(amount), lang="fr", to="currency", currency="EUR")
+def amount(value: Decimal | int) -> str:
+    """`1 234,56` (narrow no-break space for thousands, decimal comma), a leading `-` below 0."""
+    grouped = f"{Decimal(value):,.2f}"
+    return grouped.replace(",", NARROW_NBSP).replace(".", ",")
+
+
+def eur(value: Decimal | int) -> str:
+    """`1 234,56 €`, as the pages print money."""
+    return f"{amount(value)}{NBSP}€"
+
+
+def amount_in_words(value: Decimal) -> str:
+    words = num2words(abs(value), lang="fr", to="currency", currency="EUR")
     return words.replace("zéro euros", "zéro euro")
 
 
+@dataclass(frozen=True)
+class InsurerIdentity:
+    """What a French finance department files about the insurer, from settings."""
+
+    legal_name: str
+    legal_form: str
+    share_capital: str
+    rcs: str
+    registered_office: str
+    supervision: str
+    late_interest: str
+    recovery_indemnity: str
+
+
+def insurer_identity() -> InsurerIdentity:
+    capital = f"{settings.INSURER_SHARE_CAPITAL:,d}".replace(",", NARROW_NBSP)
+    return InsurerIdentity(
+        legal_name=settings.INSURER_LEGAL_NAME,
+        legal_form=settings.INSURER_LEGAL_FORM,
+        share_capital=f"{capital}{NBSP}€",
+        rcs=settings.INSURER_RCS,
+        registered_office=settings.INSURER_REGISTERED_OFFICE,
+        supervision=settings.INSURER_SUPERVISION,
+        late_interest=settings.INVOICE_LATE_INTEREST,
+        recovery_indemnity=f"{settings.INVOICE_RECOVERY_INDEMNITY}{NBSP}€",
+    )
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    address: str
+    siren: str
+
+
+@dataclass(frozen=True)
+class LinesTable:
+    """The lines as fixed-width text: a header and one string per line (wrapped names span
+    several text lines of the same row)."""
+
+    header: str
+    rows: list[str]
+
+
+def _columns(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) -> str:
+    return GAP.join(
+        cell.rjust(width) if align_right else cell.ljust(width)
+        for cell, width, align_right in zip(cells, widths, right, strict=True)
+    ).rstrip()
+
+
+def lines_table(lines: Iterable[InvoiceLine], *, prorata: bool) -> LinesTable:
+    titles = [_("Acheteur"), _("SIREN"), _("Assiette (€)"), _("Prime (€)")]
+    right = [False, False, True, True]
+    if prorata:
+        titles.insert(3, _("Jours"))
+        right.insert(3, True)
+    cells = []
+    for line in lines:
+        row = [
+            line.label or line.buyer_name,
+            line.buyer_identifier,
+            amount(line.base),
+            amount(line.premium),
+        ]
+        if prorata:
+            row.insert(3, "" if line.days_in_force is None else str(line.days_in_force))
+        cells.append(row)
+    widths = [max([len(title), *(len(row[i]) for row in cells)]) for i, title in enumerate(titles)]
+    widths[0] = max(12, LINE_WIDTH - sum(widths[1:]) - len(GAP) * (len(widths) - 1))
+    rows = []
+    for row in cells:
+        names = textwrap.wrap(row[0], widths[0]) or [""]
+        first = _columns([names[0], *row[1:]], widths, right)
+        rows.append("\n".join([first, *names[1:]]))
+    return LinesTable(header=_columns(titles, widths, right), rows=rows)
+
+
+@cache
+def _fonts() -> FontConfiguration:
+    """Once per process: the fontconfig set-up every render would otherwise repeat."""
+    return FontConfiguration()
+
+
+@cache
+def _stylesheet() -> CSS:
+    """The shared document styles, parsed once per process."""
+    return CSS(string=render_to_string("_pdf_styles.html"), font_config=_fonts())
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of a document whose own `<style>` holds only what differs from the shared one."""
+    document = HTML(string=html, base_url=str(settings.BASE_DIR))
+    return bytes(document.write_pdf(stylesheets=[_stylesheet()], font_config=_fonts()))
+
+
 def invoice_pdf_html(*, invoice: Invoice) -> str:
+    contract = invoice.contract
+    lines = invoice.lines.order_by("position").only(
+        "label", "buyer_name", "buyer_identifier", "base", "days_in_force", "premium"
+    )
     with translation.override(settings.LANGUAGE_CODE):
         return render_to_string(
             "billing/invoice_pdf.html",
             {
                 "invoice": invoice,
-                "lines": list(invoice.lines.order_by("position")),
+                "contract": contract,
+                "issuer": Party(
+                    invoice.insurer_name, invoice.insurer_address, invoice.insurer_siren
+                ),
+                "policyholder": Party(
+                    invoice.policyholder_name,
+                    invoice.policyholder_address,
+                    invoice.policyholder_siren,
+                ),
+                "identity": insurer_identity(),
+                "table": lines_table(lines, prorata=invoice.is_prorata),
+                "rate_percent": percent(invoice.monthly_rate),
+                "tax_percent": percent(invoice.tax_rate) if invoice.tax_rate else None,
+                "premium_total": eur(invoice.premium_total),
+                "minimum_premium": eur(invoice.minimum_premium or 0),
+                "minimum_adjustment": eur(invoice.minimum_adjustment),
+                "tax_amount": eur(invoice.tax_amount),
+                "total": eur(invoice.total),
                 "total_in_words": amount_in_words(invoice.total),
                 "created": invoice.issued_at.replace(microsecond=0).isoformat(),
             },
@@ -36,5 +182,4 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
 
 
 def invoice_pdf_render(*, invoice: Invoice) -> bytes:
-    html = invoice_pdf_html(invoice=invoice)
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return html_to_pdf(invoice_pdf_html(invoice=invoice))

@@ -280,6 +280,28 @@ MONITORING_PROVIDERS: list[str] = env.list("MONITORING_PROVIDERS", default=[])
 BILLING_IBAN: str = env.str("BILLING_IBAN", default="FR76 3000 4000 0312 3456 7890 143")
 BILLING_BIC: str = env.str("BILLING_BIC", default="BNPAFRPPXXX")
 BILLING_BANK: str = env.str("BILLING_BANK", default="BNP Paribas, Paris Opéra")
+# The insurer's legal identity and the French legal mentions printed on every filed document
+# (invoices, credit notes, study reports, indemnity statements): billing.pdf.insurer_identity.
+INSURER_LEGAL_NAME: str = env.str("INSURER_LEGAL_NAME", default="Unlock Plus Assurance")
+INSURER_LEGAL_FORM: str = env.str("INSURER_LEGAL_FORM", default="Société anonyme")
+INSURER_SHARE_CAPITAL: int = env.int("INSURER_SHARE_CAPITAL", default=12_000_000)  # euros
+INSURER_RCS: str = env.str("INSURER_RCS", default="RCS Paris 542 065 479")
+INSURER_REGISTERED_OFFICE: str = env.str(
+    "INSURER_REGISTERED_OFFICE", default="12 rue de la Paix, 75002 Paris"
+)
+INSURER_SUPERVISION: str = env.str(
+    "INSURER_SUPERVISION",
+    default="Entreprise régie par le Code des assurances, soumise au contrôle de l'Autorité de "
+    "contrôle prudentiel et de résolution (ACPR), 4 place de Budapest, CS 92459, "
+    "75436 Paris Cedex 09",
+)
+# Late payment (code de commerce, L441-10): the interest rate as printed, and the fixed
+# recovery indemnity (D441-5: 40 €).
+INVOICE_LATE_INTEREST: str = env.str(
+    "INVOICE_LATE_INTEREST",
+    default="taux de refinancement de la Banque centrale européenne majoré de 10 points",
+)
+INVOICE_RECOVERY_INDEMNITY: int = env.int("INVOICE_RECOVERY_INDEMNITY", default=40)  # euros
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -16,6 +16,7 @@ from portal.models import Notification
 from tests.support.billing import guarantee, issued, set_terms
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory
+from tests.support.pdf_text import pdf_text
 from tests.support.scopes import insurer_scope
 from tests.support.world import World
 from underwriting.models import PremiumBasis
@@ -69,8 +70,11 @@ def test_a_prorata_pdf_shows_the_days_in_force(world: World) -> None:
     set_terms(contract, premium_basis=PremiumBasis.PRORATA)
     guarantee(contract, BuyerFactory.create(name="Revendeur Est"), "40000", date(2026, 10, 15))
     with insurer_scope():
-        html = invoice_pdf_html(invoice=issued(contract, OCTOBER))
-    assert "Jours en vigueur" in html and ">17<" in html
+        text = pdf_text(invoice_pdf_render(invoice=issued(contract, OCTOBER)))
+    # In force from 15 to 31 October: 17 days; 40 000 × 17 / 31 × 0.12 % = 26.32.
+    line = next(row for row in text.splitlines() if row.startswith("Revendeur Est"))
+    assert line.split()[-2:] == ["17", "26,32"], line
+    assert "Jours" in text and "jours en vigueur" in text
 
 
 def test_the_render_task_stores_the_pdf_once(invoice: Invoice) -> None:
