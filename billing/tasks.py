@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from uuid import UUID
 
 from celery import shared_task
 from django_scopes import scopes_disabled
 
 from billing import services
-from billing.models import ACTIVE_RUN_STATUSES, BillingRun, BillingRunTrigger, Invoice
+from billing.models import ACTIVE_RUN_STATUSES, BillingRun, BillingRunTrigger
 from billing.premium import month_before, month_first
 from portal.timeutils import business_today
 from unlockplus.celery import RETRY_TRANSIENT, TRANSIENT_ERRORS
@@ -74,17 +73,14 @@ def invoice_reminders_send_task() -> int:
 
 
 @shared_task(**RETRY_TRANSIENT)
-def invoice_render_pdfs(*, invoice_ids: list[str]) -> None:
-    """The PDFs of one committed group (or of a sweep); those already stored are skipped."""
-    with scopes_disabled():
-        pending = set(
-            Invoice.objects.filter(pk__in=invoice_ids, pdf__isnull=True).values_list(
-                "pk", flat=True
-            )
-        )
-    for invoice_id in invoice_ids:
-        if UUID(str(invoice_id)) in pending:
-            invoice_render_pdf(invoice_id=invoice_id)
+def invoice_render_pdfs(*, invoice_ids: list[str]) -> int:
+    """The PDFs of a batch, those already stored skipped. A committed group of a billing run
+    (more than a batch) fans out as independent batch tasks, so that every PDF worker process
+    takes a share of the month."""
+    if len(invoice_ids) > services.PDF_BATCH:
+        services.invoice_pdfs_fan_out(invoice_ids=invoice_ids)
+        return 0
+    return services.invoice_pdfs_store(invoice_ids=invoice_ids)
 
 
 @shared_task(**RETRY_TRANSIENT)
@@ -95,17 +91,7 @@ def invoice_render_sweep() -> int:
 
 
 @shared_task(**RETRY_TRANSIENT)
-def invoice_render_pdf(*, invoice_id: str) -> None:
-    # The invoice's tenant is not known before it is loaded: read it in the named bypass,
-    # then render within that one policyholder's scope.
-    with scopes_disabled():
-        policyholder_id = (
-            Invoice.objects.filter(pk=invoice_id).values_list("policyholder_id", flat=True).first()
-        )
-    if policyholder_id is None:
-        logger.warning("invoice %s vanished before its PDF was rendered", invoice_id)
-        return
-    from portal.tenancy import tenant_scope
-
-    with tenant_scope([policyholder_id]):
-        services.invoice_pdf_store(invoice=Invoice.objects.get(pk=invoice_id))
+def invoice_render_pdf(*, invoice_id: str) -> int:
+    """One invoice's PDF (a batch of one): the tenant is read from the invoice, then the render
+    runs within that one policyholder's scope."""
+    return services.invoice_pdfs_store(invoice_ids=[invoice_id])

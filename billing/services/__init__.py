@@ -10,7 +10,13 @@ from billing.services.payments import (
     bank_statement_verdicts,
     payment_record,
 )
-from billing.services.pdfs import invoice_pdfs_sweep, invoices_without_pdf
+from billing.services.pdfs import (
+    PDF_BATCH,
+    invoice_pdfs_fan_out,
+    invoice_pdfs_store,
+    invoice_pdfs_sweep,
+    invoices_without_pdf,
+)
 from billing.services.reminders import invoice_reminders_send
 from billing.services.runs import (
     COMMIT_EVERY,
@@ -42,6 +48,9 @@ __all__ = [
     "credit_note_issue",
     "invoice_issue",
     "invoice_pdf_store",
+    "PDF_BATCH",
+    "invoice_pdfs_fan_out",
+    "invoice_pdfs_store",
     "invoice_pdfs_sweep",
     "invoices_without_pdf",
 ]
