@@ -24,11 +24,14 @@ from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QueryS
 from django.db.models.functions import Coalesce
 
 from billing.models import Invoice, InvoiceKind
+from monitoring.notifications import alert_text
+from monitoring.selectors import alert_feed
 from portal.money import ZERO
 from studies.models import OPEN_STATUSES as STUDY_OPEN_STATUSES
 from studies.models import Study
 from underwriting.models import (
     OPEN_STATUSES,
+    Contract,
     CountersignatureState,
     Decision,
     Guarantee,
@@ -72,52 +75,103 @@ class Cover:
         )
 
 
+def _live_contracts(first: date, last: date) -> QuerySet[Contract]:
+    """Contracts whose dates overlap [first, last]."""
+    return Contract.objects.filter(starts_on__lte=last).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=first)
+    )
+
+
+def _periods(first: date, last: date) -> QuerySet[Guarantee]:
+    """Guarantee periods that may be in force on a day of [first, last].
+
+    A period is in force only while its contract is (a contract's end ends its top-ups), so the
+    periods are reached through the contracts live then, by `contract_id`. Under row-level
+    security PostgreSQL may not use the period's GiST index for a range operator (it is not
+    leakproof, so the tenant policy is checked first, row by row): without this a year-old
+    book of a million ended periods is read whole on every home page."""
+    return Guarantee.objects.filter(
+        contract_id__in=_live_contracts(first, last).values("pk"),
+        period__overlap=DateRange(first, last, "[]"),
+    )
+
+
+def _all_in_force(on: date) -> QuerySet[Guarantee]:
+    return _periods(on, on).filter(period__contains=on)
+
+
 def _in_force(ids: Sequence[UUID], on: date) -> QuerySet[Guarantee]:
-    return guarantees_in_force(on=on).filter(policyholder_id__in=ids)
+    return _all_in_force(on).filter(policyholder_id__in=ids)
 
 
 def _requests_without_cover(ids: Sequence[UUID], on: date) -> QuerySet[GuaranteeRequest]:
     """Open requests on a buyer that has no top-up in force on their contract."""
-    covered = guarantees_in_force(on=on).filter(
-        contract_id=OuterRef("contract_id"), buyer_id=OuterRef("buyer_id")
-    )
     return GuaranteeRequest.objects.filter(
         policyholder_id__in=ids, status__in=OPEN_STATUSES
-    ).filter(~Exists(covered))
+    ).filter(~_covered(on))
+
+
+def _covered(on: date) -> Exists:
+    """Whether the outer request's buyer has a top-up in force on its contract."""
+    return Exists(
+        guarantees_in_force(on=on).filter(
+            contract_id=OuterRef("contract_id"), buyer_id=OuterRef("buyer_id")
+        )
+    )
 
 
 def cover_by_policyholder(*, policyholder_ids: Sequence[UUID], on: date) -> dict[UUID, Cover]:
-    """Each policyholder's positions summed (policyholders without any are left out)."""
-    covers: dict[UUID, Cover] = {}
-    sums = {
-        "top_up": Coalesce(Sum("amount"), _NONE),
-        "primary": Coalesce(Sum("primary_amount"), _NONE),
-        "exposure": Coalesce(Sum("exposure"), _NONE),
-        "buyers": Count("buyer_id", distinct=True),
-    }
-    for row in (
-        _in_force(policyholder_ids, on).order_by().values("policyholder_id").annotate(**sums)
-    ):
-        covers[row["policyholder_id"]] = Cover(
-            exposure=row["exposure"],
-            primary=row["primary"],
-            top_up=row["top_up"],
-            buyers=row["buyers"],
-        )
-    requested = (
-        _requests_without_cover(policyholder_ids, on)
+    """Each policyholder's top-up positions in force summed (those without any left out)."""
+    rows = (
+        _in_force(policyholder_ids, on)
         .order_by()
         .values("policyholder_id")
         .annotate(
+            top_up=Coalesce(Sum("amount"), _NONE),
             primary=Coalesce(Sum("primary_amount"), _NONE),
             exposure=Coalesce(Sum("exposure"), _NONE),
             buyers=Count("buyer_id", distinct=True),
         )
     )
-    for row in requested:
-        more = Cover(exposure=row["exposure"], primary=row["primary"], buyers=row["buyers"])
-        covers[row["policyholder_id"]] = covers.get(row["policyholder_id"], Cover()) + more
-    return covers
+    return {
+        row["policyholder_id"]: Cover(
+            exposure=row["exposure"],
+            primary=row["primary"],
+            top_up=row["top_up"],
+            buyers=row["buyers"],
+        )
+        for row in rows
+    }
+
+
+def open_requests(
+    *, policyholder_ids: Sequence[UUID], on: date
+) -> tuple[dict[UUID, dict[str, int]], dict[UUID, Cover]]:
+    """In one query, per policyholder: the number of open requests in each open status, and the
+    positions declared by those on a buyer without a top-up in force (exposure, primary)."""
+    counts: dict[UUID, dict[str, int]] = {}
+    covers: dict[UUID, Cover] = {}
+    bare = Q(covered=False)
+    rows = (
+        GuaranteeRequest.objects.filter(
+            policyholder_id__in=policyholder_ids, status__in=OPEN_STATUSES
+        )
+        .annotate(covered=_covered(on))
+        .order_by()
+        .values("policyholder_id", "status")
+        .annotate(
+            count=Count("id"),
+            primary=Coalesce(Sum("primary_amount", filter=bare), _NONE),
+            exposure=Coalesce(Sum("exposure", filter=bare), _NONE),
+            buyers=Count("buyer_id", filter=bare),
+        )
+    )
+    for row in rows:
+        owner = row["policyholder_id"]
+        counts.setdefault(owner, {})[row["status"]] = row["count"]
+        declared = Cover(exposure=row["exposure"], primary=row["primary"], buyers=row["buyers"])
+        covers[owner] = covers.get(owner, Cover()) + declared
+    return counts, covers
 
 
 @dataclass(frozen=True)
@@ -142,24 +196,23 @@ def largest_uncovered(
     *, policyholder_ids: Sequence[UUID], on: date, limit: int = TOP
 ) -> list[Uncovered]:
     """The buyers with the largest exposure left uncovered (exposure − primary − top-up > 0),
-    largest first: the `limit` largest of the positions with a top-up and of those without."""
+    largest first: positions with a top-up and open requests without one, in one query."""
     columns = ("buyer_id", "buyer__name", "contract_id", "exposure", "primary_amount")
     gap = Coalesce(F("exposure"), _NONE) - F("primary_amount")
     with_top_up = (
         _in_force(policyholder_ids, on)
-        .annotate(gap=gap - F("amount"))
+        .annotate(gap=gap - F("amount"), top_up=F("amount"))
         .filter(gap__gt=0)
-        .order_by("-gap", "buyer__name")
-        .values_list(*columns, "amount")[:limit]
+        .values_list(*columns, "top_up", "gap")
     )
     without = (
         _requests_without_cover(policyholder_ids, on)
-        .annotate(gap=gap)
+        .annotate(gap=gap, top_up=_NONE)
         .filter(gap__gt=0)
-        .order_by("-gap", "buyer__name")
-        .values_list(*columns, Value(ZERO, output_field=_MONEY))[:limit]
+        .values_list(*columns, "top_up", "gap")
     )
-    lines = [
+    rows = with_top_up.union(without, all=True).order_by("-gap", "buyer__name")[:limit]
+    return [
         Uncovered(
             buyer_id=buyer_id,
             buyer_name=name,
@@ -168,25 +221,8 @@ def largest_uncovered(
             primary=primary,
             top_up=top_up,
         )
-        for buyer_id, name, contract_id, exposure, primary, top_up in [*with_top_up, *without]
+        for buyer_id, name, contract_id, exposure, primary, top_up, _gap in rows
     ]
-    return sorted(lines, key=lambda line: (-line.uncovered, line.buyer_name))[:limit]
-
-
-def open_requests_by_status(*, policyholder_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
-    """Per policyholder, the number of its open requests in each open status."""
-    counts: dict[UUID, dict[str, int]] = {}
-    rows = (
-        GuaranteeRequest.objects.filter(
-            policyholder_id__in=policyholder_ids, status__in=OPEN_STATUSES
-        )
-        .order_by()
-        .values_list("policyholder_id", "status")
-        .annotate(count=Count("id"))
-    )
-    for policyholder_id, status, count in rows:
-        counts.setdefault(policyholder_id, {})[status] = count
-    return counts
 
 
 def top_ups_ending(
@@ -217,6 +253,25 @@ def recent_decisions(*, policyholder_ids: Sequence[UUID], limit: int = 5) -> Que
         .select_related("request__buyer")
         .order_by("-decided_at")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    occurred_on: date
+    buyer_name: str
+    subject: str
+
+
+def recent_alerts(*, policyholder_id: UUID, limit: int = 5) -> list[AlertItem]:
+    """The latest alerts the policyholder received, with their subject line: one query."""
+    return [
+        AlertItem(
+            occurred_on=row.alert.occurred_on,
+            buyer_name=row.alert.buyer.name,
+            subject=alert_text(row.alert, buyer=row.alert.buyer.name)[0],
+        )
+        for row in alert_feed(policyholder_id=policyholder_id)[:limit]
+    ]
 
 
 @dataclass(frozen=True)
@@ -277,10 +332,8 @@ def cover_history(*, policyholder_ids: Sequence[UUID], today: date) -> list[Cove
         sums[f"t{index}"] = Coalesce(Sum("amount", filter=in_force), _NONE)
         sums[f"p{index}"] = Coalesce(Sum("primary_amount", filter=in_force), _NONE)
     totals = (
-        Guarantee.objects.filter(
-            policyholder_id__in=policyholder_ids,
-            period__overlap=DateRange(days[0], days[-1], "[]"),
-        )
+        _periods(days[0], days[-1])
+        .filter(policyholder_id__in=policyholder_ids)
         .order_by()
         .aggregate(**sums)
     )
@@ -351,7 +404,7 @@ def largest_exposures(*, on: date, limit: int = TOP) -> list[BuyerExposure]:
     """The insurer's largest top-up exposures by buyer: Σ top-ups in force across the
     policyholders in scope, with the primary limits beside them."""
     rows = (
-        guarantees_in_force(on=on)
+        _all_in_force(on)
         .order_by()
         .values("buyer_id", "buyer__name", "buyer__grade")
         .annotate(
@@ -392,12 +445,15 @@ class PolicyholderFigures:
 def policyholder_figures(
     *, policyholder_ids: Iterable[UUID], on: date
 ) -> dict[UUID, PolicyholderFigures]:
-    """Cover and open requests per policyholder: three queries for any number of them."""
+    """Cover and open requests per policyholder: two queries for any number of them."""
     ids = list(policyholder_ids)
     covers = cover_by_policyholder(policyholder_ids=ids, on=on)
-    opened = open_requests_by_status(policyholder_ids=ids)
+    counts, declared = open_requests(policyholder_ids=ids, on=on)
     return {
-        pk: PolicyholderFigures(cover=covers.get(pk, Cover()), open_requests=opened.get(pk, {}))
+        pk: PolicyholderFigures(
+            cover=covers.get(pk, Cover()) + declared.get(pk, Cover()),
+            open_requests=counts.get(pk, {}),
+        )
         for pk in ids
     }
 

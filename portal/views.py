@@ -20,15 +20,16 @@ from django.views.decorators.http import require_GET, require_POST
 from knox.models import AuthToken
 
 from monitoring import selectors as monitoring_selectors
-from portal import dashboards, policy, selectors, services
+from portal import dashboards, policy, selectors, services, tables
 from portal.charts import cover_chart
 from portal.http import page_user
+from portal.listing import ListPage, export_response
 from portal.models import Notification
 from portal.password_reset import password_reset_request
 from portal.policy import page_requires, role_home
 from portal.security import SecurityEvent, security_event_record
 from portal.timeutils import business_today
-from underwriting.models import Contract
+from underwriting.models import Contract, ContractStatus
 
 
 @login_required
@@ -58,6 +59,9 @@ def no_organisation(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/no_organisation.html", status=403)
 
 
+CONTRACTS_SHOWN = 5
+
+
 @page_requires(policy.is_policyholder_user)
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
@@ -65,7 +69,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     assert organisation is not None  # a policyholder user always has one
     ids = [organisation.pk]
     today = business_today()
-    contracts = list(Contract.objects.filter(policyholder=organisation))
+    # The contracts not terminated (one at a time, as a rule); the policyholder's page lists
+    # them all.
+    contracts = list(
+        Contract.objects.filter(policyholder=organisation)
+        .exclude(status=ContractStatus.TERMINATED)
+        .order_by("-starts_on", "number")[:CONTRACTS_SHOWN]
+    )
     history = dashboards.cover_history(policyholder_ids=ids, today=today)
     context = {
         "organisation": organisation,
@@ -75,9 +85,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ending": dashboards.top_ups_ending(policyholder_ids=ids, on=today),
         "uncovered": dashboards.largest_uncovered(policyholder_ids=ids, on=today),
         "decisions": dashboards.recent_decisions(policyholder_ids=ids),
-        "alerts": monitoring_selectors.alert_lines(
-            monitoring_selectors.alert_feed(policyholder_id=organisation.pk)[:5]
-        ),
+        "alerts": dashboards.recent_alerts(policyholder_id=organisation.pk),
         "history": history,
         "chart": cover_chart(history, title=_("Couverture en vigueur sur 12 mois")),
         "invoices": dashboards.invoice_figures(policyholder_ids=ids, on=today)
@@ -172,12 +180,22 @@ def contract_detail(request: HttpRequest, contract_id: str) -> HttpResponse:
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
-    shown = list(selectors.notifications_for(user=user))
+    page = ListPage(
+        request,
+        queryset=selectors.notifications_listed(user=user),
+        table_class=tables.NotificationTable,
+        filterset_class=tables.NotificationFilterSet,
+    )
+    exported = export_response(page, name="notifications")
+    if exported is not None:
+        return exported
+    context = page.context()
     # What the page shows is read (one UPDATE); the list still marks it as new this time.
+    shown = [row.record for row in page.table.page.object_list]
     unread = [notification.pk for notification in shown if notification.read_at is None]
     if unread:
         Notification.objects.filter(pk__in=unread, recipient=user).update(read_at=timezone.now())
-    return render(request, "portal/notifications.html", {"notifications": shown})
+    return render(request, "portal/notifications.html", context)
 
 
 @login_required
