@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from billing.models import Invoice
@@ -124,3 +125,19 @@ def test_a_credit_note_states_the_exemption_but_asks_for_no_payment(
     text = text_of(note)
     assert "Total de l'avoir -1" in text and "exonérée de TVA" in text
     assert "pénalités de retard" not in text and "IBAN" not in text
+
+
+def test_the_study_report_and_the_indemnity_statement_share_the_identity_block(
+    world: World,
+) -> None:
+    from django.template.loader import render_to_string
+
+    for document in ["studies/report_pdf.html", "claims/statement_pdf.html"]:
+        with open(settings.BASE_DIR / "templates" / document, encoding="utf-8") as source:
+            assert '{% include "_pdf_parties.html" %}' in source.read(), document
+    block = render_to_string(
+        "_pdf_parties.html", {"issuer": None, "policyholder": world.alice.organisation}
+    )
+    assert f"Société anonyme au capital de 12{NARROW}000{NARROW}000{EURO}" in block
+    assert "RCS Paris 542 065 479" in block and "ACPR" in block
+    assert world.alice.organisation.name in block
