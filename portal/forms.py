@@ -25,14 +25,31 @@ def apply_domain_error(form: forms.Form, error: DomainError) -> None:
     form.add_error(field, error.message)
 
 
+def _named_errors(form: forms.Form, field: str) -> list[str]:
+    """The field's errors, each naming the field once (a MoneyField's already does)."""
+    label = str(form.fields[field].label or "") if field in form.fields else ""
+    return [
+        str(error) if not label or str(error).startswith(label) else f"{label} : {error}"
+        for error in form.errors.get(field, [])
+    ]
+
+
 def form_errors_as_messages(request: HttpRequest, form: forms.Form) -> None:
-    """For forms posted from another page: each error as a message naming its field (once:
-    a MoneyField's message already starts with it)."""
-    for field, errors in form.errors.items():
-        label = str(form.fields[field].label or "") if field in form.fields else ""
-        for error in errors:
-            named = not label or str(error).startswith(label)
-            messages.error(request, str(error) if named else f"{label} : {error}")
+    """For forms posted from another page: each error as a message naming its field."""
+    for field in form.errors:
+        for message in _named_errors(form, field):
+            messages.error(request, message)
+
+
+def typed_input_errors(form: forms.Form) -> list[str]:
+    """While the user types (a live panel): the errors of the fields already filled in, with
+    the words the form uses on submit; an empty field is not an error yet."""
+    return [
+        message
+        for field in form.errors
+        if field in form.fields and str(form.data.get(form.add_prefix(field), "")).strip()
+        for message in _named_errors(form, field)
+    ]
 
 
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")

@@ -27,6 +27,25 @@ def _compact(raw: str) -> str:
     return re.sub(r"[\s.\-/]", "", raw or "").upper()
 
 
+_VAT_LIKE = re.compile(r"[A-Z]{2}[0-9A-Z]{2,}")
+
+
+def identifier_problem(raw: str) -> str | None:
+    """What is wrong with a search that looks like an identifier (seven digits or more, or a
+    country code and a number) but is not a valid one; None for a valid one or a name."""
+    value = _compact(raw)
+    looks_like_one = (value.isdigit() and len(value) >= 7) or (
+        _VAT_LIKE.fullmatch(value) is not None and sum(c.isdigit() for c in value) >= 7
+    )
+    if not looks_like_one:
+        return None
+    try:
+        parse_company_id(value, field="q")
+    except RuleViolation as error:
+        return error.message
+    return None
+
+
 def parse_company_id(raw: str, *, field: str = "identifier") -> CompanyId:
     """Normalise and validate a SIREN, SIRET, French VAT number or EU VAT number.
 

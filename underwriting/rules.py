@@ -53,6 +53,12 @@ class Rule:
     message: str
     field: str
     cap: Decimal | None = None  # the largest top-up this rule allows; None = no top-up at all
+    # How the request form's panel states the rule as a limit; `message` says it as a breach.
+    limit: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.limit or self.message
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,11 @@ def top_up_limits(
                 % {"cap": eur(aggregate_cap), "used": eur(aggregate_in_force_elsewhere)},
                 "requested_top_up",
                 cap=max(ZERO, money(aggregate_cap - aggregate_in_force_elsewhere)),
+                limit=_(
+                    "Plafond global du contrat : %(cap)s, dont %(used)s déjà garantis sur les "
+                    "autres acheteurs."
+                )
+                % {"cap": eur(aggregate_cap), "used": eur(aggregate_in_force_elsewhere)},
             )
         )
     if blockers:

@@ -19,7 +19,7 @@ from monitoring import charts
 from monitoring import selectors as monitoring_selectors
 from portal import policy
 from portal.errors import DomainError
-from portal.forms import apply_domain_error, form_errors_as_messages
+from portal.forms import apply_domain_error, form_errors_as_messages, typed_input_errors
 from portal.http import page_user
 from portal.listing import ListPage, list_page
 from portal.models import User
@@ -32,6 +32,7 @@ from underwriting.forms import (
     PrimaryReportForm,
     RequestForm,
 )
+from underwriting.identifiers import identifier_problem
 from underwriting.models import Buyer, Contract, GuaranteeRequest
 from underwriting.rules import ZERO
 
@@ -67,7 +68,11 @@ def buyer_search(request: HttpRequest, contract_id: str) -> HttpResponse:
             return redirect("buyer_page", contract_id=contract.pk, buyer_id=buyer.pk)
     elif search.is_valid():
         results = selectors.buyer_search(query=search.cleaned_data["q"])
-        if not results:
+        problem = None if results else identifier_problem(search.cleaned_data["q"])
+        if problem:
+            # Say why nothing matches: the identifier itself is wrong, not only unknown.
+            search.add_error("q", problem)
+        elif not results:
             create = BuyerCreateForm(initial={"identifier": search.cleaned_data["q"]})
     return render(
         request,
@@ -194,8 +199,8 @@ def request_limits(request: HttpRequest, contract_id: str, buyer_id: str) -> Htt
     user = _acting(request)
     buyer = get_object_or_404(Buyer, pk=buyer_id)
     form = RequestForm(request.GET)
-    context: dict[str, object] = {"form": form}
     form.is_valid()
+    context: dict[str, object] = {"form": form, "input_errors": typed_input_errors(form)}
     if "exposure" in form.cleaned_data and (
         form.cleaned_data.get("primary_amount") is not None
         or form.cleaned_data.get("primary_percent") is not None

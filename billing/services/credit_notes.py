@@ -17,6 +17,7 @@ from portal import policy
 from portal.errors import Conflict, RuleViolation
 from portal.events import event_record
 from portal.models import User
+from portal.money import eur
 
 
 def credited_so_far(invoice: Invoice) -> Decimal:
@@ -82,8 +83,8 @@ def credit_note_amounts(
     tax = round_cents(amount * invoice.tax_rate) if invoice.tax_rate else ZERO
     if amount + tax > remaining:
         raise Conflict(
-            _("L'avoir (%(asked)s EUR TTC) dépasse le reste créditable (%(left)s EUR).")
-            % {"asked": amount + tax, "left": remaining},
+            _("L'avoir (%(asked)s TTC) dépasse le reste créditable (%(left)s).")
+            % {"asked": eur(amount + tax), "left": eur(remaining)},
             field="amount",
         )
     return CreditNoteAmounts(full=False, premium=amount, adjustment=ZERO, tax=tax)

@@ -28,16 +28,16 @@ from tests.support.claims import (
     unpaid,
 )
 from tests.support.clients import client_for
+from tests.support.presentation import NARROW_NBSP
 from tests.support.scopes import acting_as, insurer_scope
 from tests.support.world import Tenant, World
 
 pytestmark = pytest.mark.django_db
-NBSP = "\xa0"
 
 
 def _fr(amount: str) -> str:
-    """ "36 000,00" as the pages print it (a no-break space between thousands)."""
-    return amount.replace(" ", NBSP)
+    """ "36 000,00" as the pages print it (a narrow no-break space between thousands)."""
+    return amount.replace(" ", NARROW_NBSP)
 
 
 def _claim(tenant: Tenant, amount: str = "100000", *, waiting: bool = False) -> Claim:

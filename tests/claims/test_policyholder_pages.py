@@ -28,6 +28,7 @@ from tests.support.claims import (
     unpaid,
 )
 from tests.support.clients import client_for
+from tests.support.presentation import fr_eur, fr_number
 from tests.support.scopes import acting_as, insurer_scope
 from tests.support.world import World
 
@@ -293,7 +294,7 @@ def test_the_claim_page_shows_each_invoice_with_its_reason_and_limits(world: Wor
     assert "Couverte par le top-up" in html
     assert "Livrée hors de toute période de top-up" in html
     assert "Durée de crédit au-delà du maximum du contrat" in html
-    assert "25\xa0000,00 €" in html and "40\xa0000,00 €" in html
+    assert fr_eur(25000) in html and fr_eur(40000) in html
     deadline = covered.due_date + timedelta(days=world.alice.contract.declaration_deadline_days)
     assert date_format(deadline, "SHORT_DATE_FORMAT") in html
     assert "Première échéance + délai de carence" in html
@@ -337,7 +338,7 @@ def test_the_list_searches_and_filters_by_status_and_adds_up(world: World) -> No
 
     everything = client.get(reverse("claim_list")).content.decode()
     assert everything.count('data-testid="claim-row"') == 2
-    assert "3\xa0500,00 €" in everything
+    assert fr_eur(3500) in everything
     found = client.get(reverse("claim_list"), {"q": first.siren or ""}).content.decode()
     assert found.count('data-testid="claim-row"') == 1 and one.number in found
     by_invoice = client.get(reverse("claim_list"), {"q": "A-1"}).content.decode()
@@ -399,10 +400,10 @@ def test_the_computed_statement_can_be_checked_by_hand(world: World) -> None:
 
     html = client_for(world.alice.credit_manager).get(reverse("claim_detail", args=[claim.pk]))
     page = html.content.decode()
-    assert "0,00 → 100\xa0000,00 €" in page
-    assert "[40\xa0000,00 ; 80\xa0000,00] €" in page
+    assert f"0,00 → {fr_eur(100000)}" in page
+    assert f"[{fr_number(40000)} ; {fr_number(80000)}] €" in page
     assert "× 90 %" in page
-    assert 'data-testid="statement-amount"><strong>36\xa0000,00 €' in page
+    assert f'data-testid="statement-amount"><strong>{fr_eur(36000)}' in page
 
 
 def test_the_claim_page_queries_do_not_grow_with_its_rows(
@@ -528,7 +529,7 @@ def test_the_statement_pdf_carries_the_computation_and_the_legal_mentions(world:
         html = claim_statement_html(claim_detail_data(claim))
     assert world.insurer.name in html
     assert claim.contract.number in html and claim.contract.primary_policy_number in html
-    assert "36\xa0000,00 €" in html
+    assert fr_eur(36000) in html
     assert "L. 121-12" in html
 
 

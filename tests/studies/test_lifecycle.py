@@ -19,6 +19,7 @@ from portal.timeutils import business_today
 from studies import selectors, services
 from studies.models import LineVerdict, Study, StudyFile, StudyLine, StudyStatus
 from tests.support.factories import siren_for
+from tests.support.presentation import fr_eur
 from tests.support.scopes import acting_as, insurer_scope
 from tests.support.studies import (
     buyer_list_csv,
@@ -108,7 +109,7 @@ def test_each_line_gets_a_verdict_and_a_proposal_by_the_grid(world: World) -> No
     assert rows[3].proposed_top_up == D("15000.00")
     # The reason reads the French way: the percentage and the capped maximum.
     assert rows[3].proposal_reason == (
-        "Note 6/10 : 50 % du maximum (30\xa0000,00 €), arrondi à 500 €."
+        f"Note 6/10 : 50 % du maximum ({fr_eur(30000)}), arrondi à 500 €."
     )
     assert rows[5].proposed_top_up == D("12500.00")
     assert rows[6].proposed_top_up == 0 and rows[7].proposed_top_up == 0

@@ -18,6 +18,7 @@ from studies import services
 from studies.models import Study, StudyLine, StudyStatus
 from tests.support.clients import client_for
 from tests.support.factories import BrokerFactory, UserFactory, siren_for
+from tests.support.presentation import fr_eur
 from tests.support.scopes import acting_as, insurer_scope
 from tests.support.studies import Stage, buyer_list_csv, buyer_row, graded_buyer, study_at
 from tests.support.world import Tenant, World
@@ -345,7 +346,7 @@ def test_the_report_page_and_pdf_show_the_totals_terms_and_estimated_premium(
     study = finalised_study(world)
     client = client_for(world.alice.finance)
     html = client.get(reverse("study_report", args=[study.pk])).content.decode()
-    assert "80\xa0000,00 €" in html  # two top-ups of 40 000
+    assert fr_eur(80000) in html  # two top-ups of 40 000
     assert "0,12 % par mois" in html
     assert "90 %" in html
     assert 'data-testid="report-premium-total">96,00 €' in html  # 2 × 40 000 × 0,12 %
