@@ -76,10 +76,10 @@ def scope_setting() -> str:
     return ",".join(str(value) for value in ids)
 
 
-def _follow_scope(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
-) -> Any:
-    connection: BaseDatabaseWrapper = context["connection"]
+def follow_scope(connection: BaseDatabaseWrapper) -> None:
+    """Bring the connection's setting to the active scope before a statement (a no-op when it
+    is already there, or when the role is exempt). Django's cursors call it through the execute
+    wrapper below; a statement run on the driver's own cursor (`portal.sql`) calls it first."""
     if getattr(connection, ENFORCED_ATTR, False):
         value = scope_setting()
         aborted = connection.connection.info.transaction_status == TransactionStatus.INERROR
@@ -93,6 +93,12 @@ def _follow_scope(
             # Remembered, also inside a transaction: a rollback (to a savepoint or of the whole
             # transaction) undoes the setting, and forgets it here too (`_forget_on_rollback`).
             setattr(connection, SETTING_ATTR, value)
+
+
+def _follow_scope(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    follow_scope(context["connection"])
     return execute(sql, params, many, context)
 
 

@@ -26,6 +26,7 @@ from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet, api_use
 from portal.errors import DomainError
 from portal.models import OrganisationKind, User
 from underwriting import selectors, services
+from underwriting.api_coverage import CoverageViewSet
 from underwriting.filters import GuaranteeFilter, GuaranteeRequestFilter
 from underwriting.identifiers import parse_company_id
 from underwriting.models import (
@@ -40,8 +41,6 @@ from underwriting.serializers import (
     BuyerSearchSerializer,
     BuyerSerializer,
     CountersignSerializer,
-    CoverageQuerySerializer,
-    CoverageSerializer,
     DecideSerializer,
     GuaranteeCancelSerializer,
     GuaranteeReduceSerializer,
@@ -366,43 +365,6 @@ class GuaranteeViewSet(ScopedReadOnlyViewSet):
         if created is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(GuaranteeSerializer(created).data)
-
-
-class CoverageViewSet(ScopedGenericViewSet):
-    """Order-time check: primary, top-up and total cover today, and whether the order fits."""
-
-    serializer_class = CoverageSerializer
-    pagination_class = None
-
-    def scoped_queryset(self) -> QuerySet[Any]:
-        return Guarantee.objects.none()
-
-    @extend_schema(parameters=[CoverageQuerySerializer], responses=CoverageSerializer)
-    def list(self, request: Request) -> Response:
-        _require(policy.can_see_cover(request.user))
-        query = CoverageQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        user = request.user
-        # Hot path: one query finds the period in force with its contract and buyer.
-        guarantee = selectors.guarantee_in_force_for_buyer(
-            buyer_id=data["buyer"],
-            contract_id=data.get("contract"),
-            policyholder_id=getattr(user, "organisation_id", None),
-        )
-        if guarantee is not None:
-            contract, buyer = guarantee.contract, guarantee.buyer
-        else:
-            contract = _contract_for(api_user(request), data.get("contract"))
-            buyer = _existing_buyer({"buyer": data["buyer"]})
-        coverage = selectors.coverage_check(
-            contract=contract,
-            buyer=buyer,
-            order_amount=data["order_amount"],
-            outstanding=data["outstanding"],
-            guarantee=guarantee,
-        )
-        return Response(CoverageSerializer(coverage).data)
 
 
 def register(router: BaseRouter) -> None:

@@ -11,8 +11,9 @@ from django.apps import apps
 from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
+from portal import sql
 from portal.models import TenantOwned
-from portal.rls import ENFORCED_ATTR
+from portal.rls import ENFORCED_ATTR, SETTING
 from portal.tenancy import tenant_scope
 from tests.support.clients import client_for
 from tests.support.rls import ordinary_role
@@ -199,3 +200,68 @@ def test_inside_a_transaction_the_setting_is_sent_once_per_scope(
         finally:
             connection.connection.cursor = real_cursor
     assert sent == [str(world.alice.organisation.pk)]
+
+
+def contract_numbers_prepared() -> str | None:
+    """The same read on the driver's own cursor, as a prepared statement (`portal.sql`)."""
+    row = sql.fetch_one(
+        "SELECT string_agg(number, ',' ORDER BY number) FROM underwriting_contract",
+        [],
+        tenant_rows=True,
+    )
+    return row[0] if row else None
+
+
+def test_a_prepared_statement_follows_the_scope_like_djangos_cursors(
+    world: World, as_ordinary_role: None
+) -> None:
+    """The plan is kept per connection, the setting is read at each execution: a scope change
+    between two runs of the same prepared statement shows the new scope's rows only."""
+    alice, bob = world.alice, world.bob
+    for _ in range(3):
+        with tenant_scope([alice.organisation.pk]):
+            assert contract_numbers_prepared() == alice.contract.number
+        with tenant_scope([bob.organisation.pk]):
+            assert contract_numbers_prepared() == bob.contract.number
+    assert contract_numbers_prepared() is None  # no scope: nothing
+    # An untenanted read (the API token's) leaves the setting where the last read left it.
+    with tenant_scope([bob.organisation.pk]):
+        contract_numbers_prepared()
+    setting = sql.fetch_one("SELECT current_setting(%s, true)", [SETTING], tenant_rows=False)
+    assert setting == (str(bob.organisation.pk),)
+
+
+def _terminate_own_backend() -> None:
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+
+
+def test_a_hot_read_on_a_lost_connection_is_run_again_at_the_start_of_a_request(
+    transactional_db: None,
+) -> None:
+    """Django's health check (a `SELECT 1` before a request's first query) is replaced by a
+    retry: the first read of a request on a terminated session runs again on a new one; a
+    later read in the same request fails as Django's own queries would."""
+    from django.db import OperationalError
+
+    connection.ensure_connection()
+    _terminate_own_backend()
+    database: Any = connection  # the stubs do not declare the health-check attributes
+    database.health_check_done = False  # what a request's start does (request_started)
+    try:
+        assert sql.fetch_one("SELECT 41 + 1", [], tenant_rows=False) == (42,)
+        _terminate_own_backend()
+        with pytest.raises(OperationalError):
+            sql.fetch_one("SELECT 1", [], tenant_rows=False)
+    finally:
+        connection.close()
