@@ -19,7 +19,7 @@ above that precision, and one exactly on a half cent is computed exactly.
 
 from __future__ import annotations
 
-from billing.models import InvoiceLine
+from billing.models import Invoice, InvoiceLine
 from underwriting.models import Buyer, Contract, Guarantee
 
 # The lines of a group of contracts, one per (contract, buyer), computed from the guarantees.
@@ -29,27 +29,30 @@ SELECT x.contract_id,
        x.buyer_id,
        x.amount_days,
        x.days,
-       c.monthly_rate AS rate,
-       CASE WHEN c.premium_basis = 'peak' THEN x.peak
+       x.rate,
+       CASE WHEN x.premium_basis = 'peak' THEN x.peak
             ELSE round(x.amount_days::numeric(38, 20) / %(days_in_month)s, 2) END AS base,
-       CASE WHEN c.premium_basis = 'peak' THEN round(x.peak * c.monthly_rate, 2)
-            ELSE round((x.amount_days * c.monthly_rate)::numeric(38, 20) / %(days_in_month)s, 2)
+       CASE WHEN x.premium_basis = 'peak' THEN round(x.peak * x.rate, 2)
+            ELSE round((x.amount_days * x.rate)::numeric(38, 20) / %(days_in_month)s, 2)
        END AS premium
   FROM (SELECT g.contract_id,
                g.buyer_id,
+               c.monthly_rate AS rate,
+               c.premium_basis,
                max(g.amount) AS peak,
                sum(g.amount * (upper(g.period * m.r) - lower(g.period * m.r))) AS amount_days,
                sum(upper(g.period * m.r) - lower(g.period * m.r)) AS days
           FROM {Guarantee._meta.db_table} g
-          JOIN {Contract._meta.db_table} gc ON gc.id = g.contract_id
+          JOIN {Contract._meta.db_table} c ON c.id = g.contract_id
          -- The month, within the contract's own dates: no premium counts a day outside them.
          CROSS JOIN LATERAL (
                SELECT daterange(%(first)s, %(next)s, '[)')
-                      * daterange(gc.starts_on, gc.ends_on + 1, '[)') AS r) m
+                      * daterange(c.starts_on, c.ends_on + 1, '[)') AS r) m
+         -- Both sides by id: the group's contracts are probed, never the whole table hashed.
          WHERE g.contract_id = ANY(%(contracts)s)
+           AND c.id = ANY(%(contracts)s)
            AND g.period && m.r
-         GROUP BY g.contract_id, g.buyer_id) x
-  JOIN {Contract._meta.db_table} c ON c.id = x.contract_id
+         GROUP BY g.contract_id, g.buyer_id, c.id) x
 """  # noqa: S608
 
 # The premium of each contract, without writing anything (the computation alone).
@@ -97,3 +100,13 @@ SELECT invoice_id, sum(premium) FROM written GROUP BY invoice_id
 
 # The lines of invoices given up under the numbering lock (issued meanwhile by someone else).
 DELETE_LINES = f"DELETE FROM {InvoiceLine._meta.db_table} WHERE invoice_id = ANY(%(invoices)s)"  # noqa: S608
+
+# The lines' foreign keys other than to their invoice (buyer, policyholder): checked as the
+# lines are written, outside the numbering lock, instead of at commit under it. Only the check
+# against the invoice, written later in the transaction, stays deferred to the commit.
+CHECKED_NOW = f"""
+SELECT string_agg(quote_ident(conname), ', ')
+  FROM pg_constraint
+ WHERE conrelid = '{InvoiceLine._meta.db_table}'::regclass AND contype = 'f'
+   AND confrelid <> '{Invoice._meta.db_table}'::regclass
+"""  # noqa: S608

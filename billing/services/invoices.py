@@ -219,6 +219,9 @@ def issue_invoices(
         return []
     invoice_ids = {contract.pk: uuid7() for contract in contracts}
     with connection.cursor() as cursor:
+        cursor.execute(premium_sql.CHECKED_NOW)
+        (checked_now,) = cursor.fetchone()
+        cursor.execute(f"SET CONSTRAINTS {checked_now} IMMEDIATE")
         cursor.execute(
             premium_sql.INSERT_LINES,
             {
@@ -231,6 +234,7 @@ def issue_invoices(
             },
         )
         sums: dict[UUID, Decimal] = dict(cursor.fetchall())
+        cursor.execute(f"SET CONSTRAINTS {checked_now} DEFERRED")
     sequence, issued_at = lock_numbering()
     # Checked under the numbering lock: every issuer holds it until it commits.
     invoiced = set(

@@ -1,10 +1,11 @@
 """Billing runs: every contract of a month, issued in groups, one transaction per group.
 
 A run is resumable. Contracts are billed in number order; each group's transaction also writes
-`resume_after` (its last contract) and the counters, recounted from rows: `issued` = the run's
-invoices, `failed` = its failures, `skipped` = the contracts up to `resume_after` with neither
-(invoiced earlier by another run, or nothing to bill). Nothing is accumulated by whoever
-executes, so a redelivered message, a retry or a resumed execution cannot skew them.
+`resume_after` (its last contract) and advances the counters by what that transaction itself
+wrote: `issued` its invoices, `failed` its failures, `skipped` its other contracts (invoiced
+earlier by another run, or nothing to bill). A redelivered message, a retry or a resumed
+execution writes nothing twice, so it adds nothing twice; a rolled-back group takes its counts
+with it. When the run closes, the counters are recounted from the rows (`_recount`).
 
 One execution at a time per run: a session advisory lock keyed on the run, taken without
 waiting; a second execution (a redelivered message, the supervisor's resume of a run that is
@@ -37,7 +38,7 @@ from uuid import UUID
 import psycopg
 from django.conf import settings
 from django.db import Error, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -192,30 +193,24 @@ def _remaining(run: BillingRun) -> QuerySet[Contract]:
     return contracts
 
 
-def _recount(*, run_id: UUID, month: date, through: str | None) -> None:
-    """Write the run's counters from rows, with a heartbeat. `through`: the last contract
-    processed (None: all of them, the run is over)."""
-    processed = selectors.contracts_to_bill(month=month).order_by()
-    if through is not None:
-        processed = processed.filter(number__lte=through)
+def _recount(*, run_id: UUID, month: date) -> None:
+    """When the run closes: its counters from the rows, whoever executed it and however often.
+    `skipped`: the month's contracts with neither an invoice of this run nor a failure."""
     issued = Invoice.objects.filter(billing_run_id=run_id, kind=InvoiceKind.INVOICE)
     failures = BillingRunFailure.objects.filter(run_id=run_id)
+    contracts = selectors.contracts_to_bill(month=month).order_by()
     skipped = (
-        processed.exclude(Exists(issued.filter(contract_id=OuterRef("pk"))))
+        contracts.exclude(Exists(issued.filter(contract_id=OuterRef("pk"))))
         .exclude(Exists(failures.filter(contract_id=OuterRef("pk"))))
         .count()
     )
-    fields: dict[str, object] = {
-        "issued": issued.count(),
-        "failed": failures.count(),
-        "skipped": skipped,
-        "updated_at": Now(),
-    }
-    if through is not None:
-        fields["resume_after"] = through
-    else:
-        fields["total"] = selectors.contracts_to_bill(month=month).order_by().count()
-    BillingRun.objects.filter(pk=run_id).update(**fields)
+    BillingRun.objects.filter(pk=run_id).update(
+        issued=issued.count(),
+        failed=failures.count(),
+        skipped=skipped,
+        total=contracts.count(),
+        updated_at=Now(),
+    )
 
 
 def billing_run_execute(*, run_id: UUID | str) -> BillingRun:
@@ -275,7 +270,7 @@ def _finish(run: BillingRun) -> None:
     )
     if not closed:
         return
-    _recount(run_id=run.pk, month=run.month, through=None)
+    _recount(run_id=run.pk, month=run.month)
     run.refresh_from_db()
     event_record(
         action=BillingEvent.RUN_FINISHED,
@@ -310,21 +305,29 @@ def _bill_group(
     in its own savepoint, so the failing contract is recorded on the run and the others go on.
     A kill loses at most the uncommitted group, which the resume issues again."""
 
-    def bill(issue: Callable[[], object]) -> None:
+    def bill(issue: Callable[[], tuple[int, int]]) -> None:
         with transaction.atomic():
             _claim_group(run.pk, shared=group is not None)
             if group is not None and not _take_group(group):
                 return  # a duplicate delivery: done meanwhile
-            issue()
-            if group is None:
-                _recount(run_id=run.pk, month=run.month, through=through)
-            else:
-                _progress(run_id=run.pk)
+            issued, failed = issue()
+            _advance(
+                run_id=run.pk,
+                processed=len(contracts),
+                issued=issued,
+                failed=failed,
+                through=through,
+            )
 
     try:
         bill(
-            lambda: issue_invoices(
-                contracts=contracts, month=run.month, issuer=issuer, run=run, actor=None
+            lambda: (
+                len(
+                    issue_invoices(
+                        contracts=contracts, month=run.month, issuer=issuer, run=run, actor=None
+                    )
+                ),
+                0,
             )
         )
     except STOP_ERRORS:
@@ -334,14 +337,21 @@ def _bill_group(
         bill(lambda: _bill_one_by_one(run=run, contracts=contracts, issuer=issuer))
 
 
-def _bill_one_by_one(*, run: BillingRun, contracts: list[Contract], issuer: Issuer) -> None:
+def _bill_one_by_one(
+    *, run: BillingRun, contracts: list[Contract], issuer: Issuer
+) -> tuple[int, int]:
+    """(invoices issued, contracts failed)."""
+    issued = failed = 0
     for contract in contracts:
         try:
-            invoice_issue(contract=contract, month=run.month, issuer=issuer, run=run)
+            if invoice_issue(contract=contract, month=run.month, issuer=issuer, run=run):
+                issued += 1
         except CONNECTION_ERRORS:
             raise
         except Exception as error:  # noqa: BLE001 - one contract must not stop the others
             _record_failure(run=run, contract=contract, error=error)
+            failed += 1
+    return issued, failed
 
 
 class RunBusy(Exception):  # noqa: N818 - a signal for the task to retry later
@@ -357,14 +367,23 @@ def _take_group(group: BillingRunGroup) -> bool:
     )
 
 
-def _progress(*, run_id: UUID) -> None:
-    """A fanned-out group's heartbeat, and the counters it can tell from rows: `issued` and
-    `failed`. `skipped` (and the final counts) are recounted when the run closes."""
-    BillingRun.objects.filter(pk=run_id).update(
-        issued=Invoice.objects.filter(billing_run_id=run_id, kind=InvoiceKind.INVOICE).count(),
-        failed=BillingRunFailure.objects.filter(run_id=run_id).count(),
-        updated_at=Now(),
-    )
+def _advance(
+    *, run_id: UUID, processed: int, issued: int, failed: int, through: str | None
+) -> None:
+    """In a group's transaction: the run's heartbeat, its counters advanced by what this very
+    transaction wrote (a redelivered group writes nothing, so adds nothing; a rolled-back one
+    takes its counts with it), and in-process, the resume point `through`. Counting the rows
+    instead, in every group, would read the whole run so far each time (quadratic in the book);
+    they are recounted once, from the rows, when the run closes (`_recount`)."""
+    fields: dict[str, object] = {
+        "issued": F("issued") + issued,
+        "failed": F("failed") + failed,
+        "skipped": F("skipped") + (processed - issued - failed),
+        "updated_at": Now(),
+    }
+    if through is not None:
+        fields["resume_after"] = through
+    BillingRun.objects.filter(pk=run_id).update(**fields)
 
 
 def _group_enqueue(group_ids: list[UUID]) -> None:
