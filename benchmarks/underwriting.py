@@ -35,6 +35,7 @@ from django_scopes import scopes_disabled
 from knox.models import AuthToken
 from stdnum import luhn
 
+from benchmarks.database import references_checked_once
 from benchmarks.registry import Figure, benchmark, percentile, summary, timed_ms
 from portal.demo import build_demo_world
 from portal.models import AuditEvent, Organisation, OrganisationKind, Role, User
@@ -62,9 +63,11 @@ def _cleanup() -> None:
         # Signing in records a security event that protects its actor.
         AuditEvent.objects.filter(actor__username=BENCH_ARBITER).delete()
         User.objects.filter(username=BENCH_ARBITER).delete()
-        Buyer.objects.filter(
-            siren__startswith=str(BENCH_SIREN_BASE)[:2], name__startswith="BENCH "
-        ).delete()
+        # 100 000 buyers: their foreign keys checked once, not once per buyer.
+        with references_checked_once(Buyer._meta.db_table):
+            Buyer.objects.filter(
+                siren__startswith=str(BENCH_SIREN_BASE)[:2], name__startswith="BENCH "
+            ).delete()
 
 
 def _add_open_requests(*, contract: Contract, arbiter: User, start: int, stop: int) -> None:
