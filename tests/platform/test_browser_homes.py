@@ -150,6 +150,24 @@ def base_url(live_server: LiveServer) -> str:
     return live_server.url.replace("localhost", "127.0.0.1")
 
 
+def assert_accessible(page: Page) -> None:
+    """axe-core over the whole page, filled with figures: no WCAG 2.1 A/AA violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+            "resultTypes": ["violations"],
+        },
+    )
+    found = [
+        f"{violation['id']}: " + "; ".join(" ".join(node["target"]) for node in violation["nodes"])
+        for violation in results.response["violations"]
+    ]
+    assert not found, found
+
+
 def text(page: Page, selector: str) -> str:
     return page.inner_text(selector).strip()
 
@@ -182,6 +200,7 @@ def test_the_wholesaler_dashboard_matches_the_database(
     assert page.locator("[data-testid=uncovered-row]").count() == sum(
         1 for gap in expected.gaps if gap > 0
     )
+    assert_accessible(page)
 
 
 def test_the_broker_home_has_one_matching_row_per_client_and_asks_for_each(
@@ -199,6 +218,7 @@ def test_the_broker_home_has_one_matching_row_per_client_and_asks_for_each(
         )
         assert row.locator("[data-testid=client-top-up]").inner_text() == french(expected.top_up)
         assert row.locator("[data-testid=client-primary]").inner_text() == french(expected.primary)
+    assert_accessible(page)
     # Asking for a top-up on behalf of bob opens bob's buyer search.
     page.locator(
         f"[data-policyholder='{book.bob.organisation.pk}'] [data-testid=client-new-request]"
@@ -234,9 +254,11 @@ def test_the_arbiter_and_senior_homes_match_the_database(
     first = arbiter.locator("[data-testid=exposure-row]").first
     assert first.locator("[data-testid=exposure-top-up]").inner_text() == french(largest)
     assert "Revendeur partagé" in first.inner_text()
+    assert_accessible(arbiter)
 
     senior = login(chromium, base, book.staff[Role.SENIOR_ARBITER].email)
     assert senior.locator("[data-testid=to-countersign-row]").count() == 1
     assert int(text(senior, "[data-testid=count-to-countersign] .kpi-value")) == 1
+    assert_accessible(senior)
     senior.click("[data-testid=nav-queue]")
     assert senior.locator("[data-testid=queue-open]").count() == 1
