@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from claims.invoices_csv import MAX_BYTES, InvoiceData
-from claims.models import ClaimInvoice, ClaimStatus
+from claims.models import ClaimInvoice
 from portal.errors import DomainError
 from portal.models import Organisation
 from underwriting.forms import DateInput, MoneyField
@@ -21,20 +21,6 @@ from underwriting.models import Buyer
 
 INVOICES_PREFIX = "invoices"
 _INVOICE_FIELD = re.compile(r"^invoices\[(\d+)\]\.(\w+)$")
-
-
-class ClaimFilterForm(forms.Form):
-    q = forms.CharField(
-        label=_("Recherche"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(
-            attrs={"placeholder": _("n° de sinistre, acheteur, SIREN, facture")}
-        ),
-    )
-    status = forms.ChoiceField(
-        label=_("Statut"), required=False, choices=[("", _("Tous")), *ClaimStatus.choices]
-    )
 
 
 class PolicyholderChoiceForm(forms.Form):

@@ -73,18 +73,24 @@ def claims_filtered(filters: ClaimFilters) -> QuerySet[Claim]:
     claims = claims_visible()
     if filters.status:
         claims = claims.filter(status=filters.status)
-    query = filters.query.strip()
-    if query:
-        compact = query.replace(" ", "").replace(".", "")
-        matching_invoices = ClaimInvoice.objects.filter(number__iexact=query).values("claim_id")
-        claims = claims.filter(
-            Q(number__icontains=query)
-            | Q(buyer__name__icontains=query)
-            | Q(buyer__siren=compact[:9])
-            | Q(buyer__vat_number__iexact=compact)
-            | Q(pk__in=matching_invoices)
-        )
-    return claims
+    return claims_matching(claims, query=filters.query)
+
+
+def claims_matching(claims: QuerySet[Claim], *, query: str) -> QuerySet[Claim]:
+    """The claims among `claims` whose number or buyer (name, SIREN, VAT number) contains
+    `query`, or with an invoice of that number."""
+    query = query.strip()
+    if not query:
+        return claims
+    compact = query.replace(" ", "").replace(".", "")
+    matching_invoices = ClaimInvoice.objects.filter(number__iexact=query).values("claim_id")
+    return claims.filter(
+        Q(number__icontains=query)
+        | Q(buyer__name__icontains=query)
+        | Q(buyer__siren=compact[:9])
+        | Q(buyer__vat_number__iexact=compact)
+        | Q(pk__in=matching_invoices)
+    )
 
 
 def claims_totals(claims: QuerySet[Claim]) -> dict[str, Any]:

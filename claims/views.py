@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,12 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from claims import selectors, services
+from claims import selectors, services, tables
 from claims.forms import (
     BaseInvoiceFormSet,
     BuyerChoiceForm,
     BuyerQueryForm,
-    ClaimFilterForm,
     DeclareFileForm,
     DocumentForm,
     InvoiceFileForm,
@@ -44,11 +42,10 @@ from portal import selectors as portal_selectors
 from portal.errors import DomainError
 from portal.forms import apply_domain_error
 from portal.http import page_user, stored_file_download
+from portal.listing import ListPage, list_page
 from portal.policy import page_requires
 from underwriting import selectors as underwriting_selectors
 from underwriting.models import Buyer, Contract
-
-CLAIMS_PER_PAGE = 50
 
 readers = page_requires(policy.can_see_cover)
 declarers = page_requires(policy.can_declare_claims)
@@ -71,27 +68,17 @@ def _disposition(*, attachment: bool, filename: str) -> str:
 @readers
 @require_GET
 def claim_list(request: HttpRequest) -> HttpResponse:
-    form = ClaimFilterForm(request.GET or None)
-    filters = selectors.ClaimFilters()
-    if form.is_valid():
-        filters = selectors.ClaimFilters(
-            query=form.cleaned_data["q"], status=form.cleaned_data["status"]
-        )
-    claims = selectors.claims_filtered(filters)
-    page = Paginator(claims, CLAIMS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
+    organisation = page_user(request).organisation
+    page = ListPage(
         request,
-        "claims/claim_list.html",
-        {
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "totals": selectors.claims_totals(claims),
-            "filtered": bool(filters.query or filters.status),
-        },
+        queryset=selectors.claims_visible(),
+        table_class=tables.ClaimTable,
+        filterset_class=tables.ClaimFilterSet,
+        totals=tables.CLAIM_TOTALS,
+        # A policyholder's users know whose claims these are.
+        exclude=("policyholder",) if organisation and organisation.is_policyholder else (),
     )
+    return list_page(request, template="claims/claim_list.html", page=page, export_name="sinistres")
 
 
 # --- declaring --------------------------------------------------------------------------------

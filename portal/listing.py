@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -29,9 +29,10 @@ from django.shortcuts import render
 from django.utils import formats, timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
-from django_tables2.rows import BoundRow
+from django_tables2.rows import BoundRow  # type: ignore[import-untyped]
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 
 from portal.money import eur, grouped
 from portal.timeutils import business_today
@@ -136,6 +137,21 @@ class ListFilterSet(django_filters.FilterSet):
         return queryset.filter(condition)
 
 
+def _visible_policyholders(request: HttpRequest | None) -> QuerySet[Any]:
+    from portal.selectors import visible_policyholders
+
+    return visible_policyholders().order_by("name")
+
+
+def policyholder_filter() -> django_filters.ModelChoiceFilter:
+    """The policyholders the caller's scope shows (a broker: its mandated clients)."""
+    return django_filters.ModelChoiceFilter(
+        label=gettext_lazy("Assuré"),
+        queryset=_visible_policyholders,
+        empty_label=gettext_lazy("Tous"),
+    )
+
+
 # ------------------------------------------------------------------------------------ page
 
 
@@ -189,11 +205,14 @@ class ListPage:
 
     def totals(self) -> dict[str, Any]:
         """The count and each amount column's sum over the filtered set, in one query."""
-        sums = {name: Sum(expression) for name, expression in self.totals_spec.items()}
-        answer = self.filtered.order_by().aggregate(_count=Count("pk"), **sums)
+        # Aliased apart from the columns: an annotation cannot be summed under its own name.
+        sums = {f"sum_{name}": Sum(expression) for name, expression in self.totals_spec.items()}
+        answer = self.filtered.order_by().aggregate(count_all=Count("pk"), **sums)
         return {
-            "count": answer.pop("_count"),
-            "by_column": {name: eur(value or Decimal("0.00")) for name, value in answer.items()},
+            "count": answer["count_all"],
+            "by_column": {
+                name: eur(answer[f"sum_{name}"] or Decimal("0.00")) for name in self.totals_spec
+            },
         }
 
     def context(self) -> dict[str, Any]:
@@ -253,19 +272,27 @@ def list_page(
     context: Mapping[str, Any] | None = None,
 ) -> HttpResponse:
     """The list page, or its export when `?export=csv|xlsx`."""
-    wanted = request.GET.get("export")
-    if wanted in EXPORT_FORMATS:
-        filename = f"{export_name}-{business_today():%Y-%m-%d}.{wanted}"
-        if wanted == "csv":
-            return _attachment(
-                export_csv(page), filename=filename, content_type="text/csv; charset=utf-8"
-            )
-        return _attachment(
-            export_xlsx(page, title=export_name),
-            filename=filename,
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
+    exported = export_response(page, name=export_name)
+    if exported is not None:
+        return exported
     return render(request, template, {**page.context(), **(context or {})})
+
+
+def export_response(page: ListPage, *, name: str) -> HttpResponse | None:
+    """The export `?export=csv|xlsx` asks for, named `<name>-<day>.<format>`; else None."""
+    wanted = page.request.GET.get("export")
+    if wanted not in EXPORT_FORMATS:
+        return None
+    filename = f"{name}-{business_today():%Y-%m-%d}.{wanted}"
+    if wanted == "csv":
+        return _attachment(
+            export_csv(page), filename=filename, content_type="text/csv; charset=utf-8"
+        )
+    return _attachment(
+        export_xlsx(page, title=name),
+        filename=filename,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 def _attachment(content: bytes, *, filename: str, content_type: str) -> HttpResponse:
@@ -301,12 +328,12 @@ def export_xlsx(page: ListPage, *, title: str) -> bytes:
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append([xlsx_cell(sheet, header) for header in page.headers()])
     for row in page.export_rows():
-        cells = []
+        cells: list[Cell | None] = []
         for value in row:
             if value is None or value == "":
                 cells.append(None)
             elif isinstance(value, date):
-                cell = WriteOnlyCell(sheet, value=value)
+                cell = WriteOnlyCell(sheet, value=datetime.combine(value, time()))
                 cell.number_format = XLSX_DATE_FORMAT
                 cells.append(cell)
             elif isinstance(value, Decimal | int) and not isinstance(value, bool):

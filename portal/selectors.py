@@ -59,6 +59,11 @@ def notifications_for(*, user: User, limit: int = 50) -> QuerySet[Notification]:
     return _notifications(user)[:limit]
 
 
+def notifications_listed(*, user: User) -> QuerySet[Notification]:
+    """All the user's notifications in its scope, newest first, for the list page."""
+    return _notifications(user).order_by("-created_at")
+
+
 def unread_notification_count(*, user: User) -> int:
     """The header's badge: one COUNT on the recipient's unread rows in its scope."""
     return _notifications(user).filter(read_at__isnull=True).count()

@@ -20,9 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from knox.models import AuthToken
 
 from monitoring import selectors as monitoring_selectors
-from portal import dashboards, policy, selectors, services
+from portal import dashboards, policy, selectors, services, tables
 from portal.charts import cover_chart
 from portal.http import page_user
+from portal.listing import ListPage, export_response
 from portal.models import Notification
 from portal.password_reset import password_reset_request
 from portal.policy import page_requires, role_home
@@ -179,12 +180,22 @@ def contract_detail(request: HttpRequest, contract_id: str) -> HttpResponse:
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
-    shown = list(selectors.notifications_for(user=user))
+    page = ListPage(
+        request,
+        queryset=selectors.notifications_listed(user=user),
+        table_class=tables.NotificationTable,
+        filterset_class=tables.NotificationFilterSet,
+    )
+    exported = export_response(page, name="notifications")
+    if exported is not None:
+        return exported
+    context = page.context()
     # What the page shows is read (one UPDATE); the list still marks it as new this time.
+    shown = [row.record for row in page.table.page.object_list]
     unread = [notification.pk for notification in shown if notification.read_at is None]
     if unread:
         Notification.objects.filter(pk__in=unread, recipient=user).update(read_at=timezone.now())
-    return render(request, "portal/notifications.html", {"notifications": shown})
+    return render(request, "portal/notifications.html", context)
 
 
 @login_required

@@ -22,8 +22,9 @@ from portal import selectors as portal_selectors
 from portal.errors import DomainError
 from portal.forms import apply_domain_error, form_errors_as_messages
 from portal.http import is_htmx, page_user
+from portal.listing import ListPage, list_page
 from portal.policy import page_requires
-from studies import exports, selectors, services
+from studies import exports, selectors, services, tables
 from studies.forms import (
     CountersignForm,
     DeclineForm,
@@ -38,7 +39,6 @@ from studies.pdf import report_context, study_report_pdf
 from underwriting.models import Contract, ContractStatus
 
 LINES_PER_PAGE = 50
-STUDIES_PER_PAGE = 50
 REPORT_LINES_PER_PAGE = 100
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -78,11 +78,20 @@ def study_list(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
     review = policy.can_finalise_studies(user) and request.GET.get("review") == "1"
     studies = selectors.studies_to_review() if review else selectors.studies_visible()
-    page = Paginator(studies, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
+    page = ListPage(
         request,
-        "studies/study_list.html",
-        {"page": page, "review": review, "query": "review=1" if review else ""},
+        queryset=tables.studies_listed(studies),
+        table_class=tables.StudyTable,
+        filterset_class=tables.StudyFilterSet,
+        totals=tables.STUDY_TOTALS,
+        keep=("review",),
+    )
+    return list_page(
+        request,
+        template="studies/study_list.html",
+        page=page,
+        export_name="etudes",
+        context={"review": review},
     )
 
 

@@ -34,8 +34,8 @@ from portal.listing import (
     MoneyColumn,
     NumberColumn,
     percent_text,
+    policyholder_filter,
 )
-from portal.models import Organisation
 from underwriting.models import OPEN_STATUSES, RequestReason, RequestStatus
 
 # --------------------------------------------------------------------------------- requests
@@ -53,12 +53,6 @@ def requests_listed(queryset: QuerySet[Any]) -> QuerySet[Any]:
     )
 
 
-def _policyholders(request: Any) -> QuerySet[Organisation]:
-    from portal.selectors import visible_policyholders
-
-    return visible_policyholders().order_by("name")
-
-
 class RequestFilterSet(ListFilterSet):
     search_fields = ("buyer__name", "buyer__siren", "policyholder__name", "comment")
 
@@ -68,9 +62,7 @@ class RequestFilterSet(ListFilterSet):
     reason = django_filters.ChoiceFilter(
         label=_("Motif"), choices=RequestReason.choices, empty_label=_("Tous")
     )
-    policyholder = django_filters.ModelChoiceFilter(
-        label=_("Assuré"), queryset=_policyholders, empty_label=_("Tous")
-    )
+    policyholder = policyholder_filter()
     overdue = django_filters.BooleanFilter(
         label=_("En retard seulement"), method="only_overdue", widget=forms.CheckboxInput
     )
@@ -130,7 +122,9 @@ class RequestTable(ListTable):
     granted = MoneyColumn(verbose_name=_("Accordé"), accessor="decision__amount", default="")
 
     class Meta(ListTable.Meta):
-        row_attrs = {"class": lambda record: "linked late" if record.overdue else "linked"}
+        row_attrs: dict[str, Any] = {
+            "class": lambda record: "linked late" if record.overdue else "linked"
+        }
 
 
 REQUEST_TOTALS = {
@@ -143,7 +137,7 @@ REQUEST_TOTALS = {
 
 # ------------------------------------------------------------------------------- guarantees
 
-MONEY_FIELD = DecimalField(max_digits=16, decimal_places=2)
+MONEY_FIELD: DecimalField[Any, Any] = DecimalField(max_digits=16, decimal_places=2)
 ONE_DAY = timedelta(days=1)
 
 
@@ -165,9 +159,7 @@ def guarantees_listed(queryset: QuerySet[Any]) -> QuerySet[Any]:
 class GuaranteeFilterSet(ListFilterSet):
     search_fields = ("buyer__name", "buyer__siren", "policyholder__name")
 
-    policyholder = django_filters.ModelChoiceFilter(
-        label=_("Assuré"), queryset=_policyholders, empty_label=_("Tous")
-    )
+    policyholder = policyholder_filter()
     amount_min = django_filters.NumberFilter(
         label=_("Top-up d'au moins (€)"), field_name="amount", lookup_expr="gte"
     )

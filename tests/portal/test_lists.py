@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from openpyxl import load_workbook
 
 from portal import listing
+from portal.models import Notification, User
+from tests.support.claims import covered_buyer, declared, recently_due, unpaid
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory
+from tests.support.studies import buyer_row, graded_buyer, study_at
 from tests.support.underwriting import submit
 from tests.support.world import World
 from underwriting.models import GuaranteeRequest
@@ -166,3 +172,160 @@ def test_an_outsider_sees_no_other_tenant_rows_in_the_list_nor_the_exports(world
 
 
 # -------------------------------------------------------------------------------- guarantees
+
+
+def test_the_requests_list_costs_the_same_queries_for_three_rows_or_thirty(world: World) -> None:
+    client = client_for(world.alice.credit_manager)
+    _requests(world, [(f"Peu {n}", "1000") for n in range(3)])
+    _page(client, reverse("request_list"))  # the session's first page does its own checks
+    with CaptureQueriesContext(connection) as few:
+        _page(client, reverse("request_list"))
+    _requests(world, [(f"Beaucoup {n}", "1000") for n in range(27)])
+    with CaptureQueriesContext(connection) as many:
+        _page(client, reverse("request_list"))
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+# -------------------------------------------------------------------------------- guarantees
+
+
+def test_the_guarantees_list_sorts_by_total_cover_and_adds_up_what_is_filtered(
+    world: World,
+) -> None:
+    small = covered_buyer(world.alice, top_up="10000", primary="5000")
+    large = covered_buyer(world.alice, top_up="50000", primary="20000")
+    covered_buyer(world.bob, top_up="99000", primary="1000")
+    client = client_for(world.alice.credit_manager)
+    url = reverse("guarantee_list")
+
+    page = _page(client, url, sort="-total_cover")
+    assert page.count('data-testid="list-row"') == 2
+    assert page.index(large.name) < page.index(small.name)
+    assert 'aria-sort="descending"' in page
+    totals = page.split('data-testid="list-totals"')[1]
+    assert listing.eur(Decimal("85000")) in totals  # 15 000 + 70 000 of total cover
+    # The buyer cell links to the buyer's page: the whole row is a link.
+    assert reverse("buyer_page", args=[world.alice.contract.pk, small.pk]) in page
+
+    found = _page(client, url, q=small.name)
+    assert found.count('data-testid="list-row"') == 1
+    assert listing.eur(Decimal("15000")) in found.split('data-testid="list-totals"')[1]
+
+    sheet = _xlsx_rows(client, url, sort="total_cover")
+    assert [row[0] for row in sheet[1:]] == [small.name, large.name]
+    assert [row[4] for row in sheet[1:]] == [15000, 70000]
+    bob = _csv_rows(client_for(world.bob.credit_manager), url)
+    assert len(bob) == 2 and small.name not in bob[1]
+
+
+def test_the_empty_guarantees_list_says_how_a_guarantee_is_born(world: World) -> None:
+    page = _page(client_for(world.alice.credit_manager), reverse("guarantee_list"))
+    assert 'data-testid="list-empty"' in page and "demandez un top-up" in page
+
+
+# --------------------------------------------------------------------------------- claims
+
+
+def test_the_claims_list_filters_exports_and_keeps_to_its_tenant(world: World) -> None:
+    first = covered_buyer(world.alice)
+    second = covered_buyer(world.alice)
+    one = declared(world.alice, first, unpaid("A-1", "1000", delivered=recently_due()))
+    declared(world.alice, second, unpaid("B-1", "2500", delivered=recently_due()))
+    declared(world.bob, covered_buyer(world.bob), unpaid("Z-1", "9", delivered=recently_due()))
+    client = client_for(world.alice.credit_manager)
+    url = reverse("claim_list")
+
+    page = _page(client, url, sort="invoice_total")
+    assert page.count('data-testid="claim-row"') == 2
+    assert page.index(first.name) < page.index(second.name)
+    assert listing.eur(Decimal("3500")) in page.split('data-testid="list-totals"')[1]
+    found = _page(client, url, q="A-1")
+    assert found.count('data-testid="claim-row"') == 1
+    assert listing.eur(Decimal("1000")) in found.split('data-testid="list-totals"')[1]
+
+    rows = _csv_rows(client, url, q="A-1")
+    assert rows[0][0] == "Sinistre" and "Assuré" not in rows[0]
+    assert [row[0] for row in rows[1:]] == [one.number]
+    sheet = _xlsx_rows(client, url, sort="-invoice_total")
+    assert [row[5] for row in sheet[1:]] == [2500, 1000]
+    bob_rows = _csv_rows(client_for(world.bob.credit_manager), url)
+    assert len(bob_rows) == 2 and one.number not in bob_rows[1]
+    # The insurer's staff see whose claim it is.
+    staff = _csv_rows(client_for(world.staff["claims_handler"]), url)
+    assert "Assuré" in staff[0] and len(staff) == 4
+
+
+# -------------------------------------------------------------------------------- studies
+
+
+def test_the_studies_list_searches_and_exports(world: World) -> None:
+    with scopes_disabled():
+        first, second = graded_buyer(1), graded_buyer(2)
+    # Amounts no other test uses: a file's analysis is remembered by its content.
+    study_at(world, "submitted", buyer_row(first.siren or "", "123 457"), tenant=world.alice)
+    study_at(world, "submitted", buyer_row(second.siren or "", "123 458"), tenant=world.bob)
+    client = client_for(world.alice.credit_manager)
+    url = reverse("study_list")
+
+    page = _page(client, url)
+    assert page.count('data-testid="list-row"') == 1 and 'data-testid="study-open"' in page
+    assert _page(client, url, status="accepted").count('data-testid="list-row"') == 0
+    rows = _csv_rows(client, url)
+    assert len(rows) == 2 and rows[1][0] == world.alice.organisation.name
+    arbiter = client_for(world.staff["arbiter"])
+    to_review = _page(arbiter, url, review="1", q="bob")
+    assert to_review.count('data-testid="list-row"') == 1
+    # The review view is kept by the filter form.
+    assert 'name="review" value="1"' in to_review
+
+
+def test_the_empty_studies_list_says_how_to_start(world: World) -> None:
+    page = _page(client_for(world.alice.credit_manager), reverse("study_list"))
+    assert 'data-testid="studies-empty"' in page and "Nouvelle étude" in page
+
+
+# -------------------------------------------------------------------------- notifications
+
+
+def _notify(user: User, subject: str, *, read: bool = False) -> Notification:
+    return Notification.objects.create(  # notifications are not tenant-owned rows
+        recipient=user,
+        subject=subject,
+        body=f"Détail : {subject}",
+        link="/requests/",
+        read_at=timezone.now() if read else None,
+    )
+
+
+def _badge(client: Client) -> str | None:
+    html = _page(client, reverse("request_list"))
+    match = re.search(r'data-testid="unread-count">(\d+)<', html)
+    return match.group(1) if match else None
+
+
+def test_the_header_counts_unread_notifications_and_reading_them_lowers_it(
+    world: World,
+) -> None:
+    user = world.alice.credit_manager
+    Notification.objects.filter(recipient=user).update(read_at=timezone.now())
+    for n in range(listing.PER_PAGE + 2):
+        _notify(user, f"Alerte {n:02}")
+    _notify(user, "Ancienne", read=True)
+    _notify(world.bob.credit_manager, "Chez Bob")
+    client = client_for(user)
+    assert _badge(client) == str(listing.PER_PAGE + 2)
+    assert 'aria-label="Notifications, 52 non lues"' in _page(client, reverse("request_list"))
+
+    first = _page(client, reverse("notifications"), unread="on")
+    assert first.count('data-testid="list-row"') == listing.PER_PAGE
+    assert re.search(r'<tr class="[^"]*\bunread\b', first)
+    assert "Chez Bob" not in first
+    # Only what the page showed is read: two remain on the next page.
+    assert _badge(client) == "2"
+    _page(client, reverse("notifications"), unread="on")
+    assert _badge(client) is None
+
+    found = _page(client, reverse("notifications"), q="ancienne")
+    assert found.count('data-testid="list-row"') == 1
+    rows = _csv_rows(client, reverse("notifications"), q="alerte 01")
+    assert [row[0] for row in rows[1:]] == ["Alerte 01"]
