@@ -19,7 +19,14 @@ from rest_framework.routers import BaseRouter
 from billing import selectors, services
 from billing.exports import invoice_csv_response
 from billing.filters import InvoiceFilter
-from billing.models import BillingRun, BillingRunTrigger, Invoice, InvoiceLine
+from billing.models import (
+    BillingRun,
+    BillingRunTrigger,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentStatus,
+)
 from billing.premium import parse_month
 from portal import policy
 from portal.api_base import ScopedGenericViewSet, ScopedReadOnlyViewSet, api_user
@@ -42,8 +49,38 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         ]
 
 
+class PaymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payment
+        fields = ["id", "received_on", "amount", "reference", "source", "created_at"]
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    """A payment received on the invoice (insurer finance ops). More than the balance due is
+    refused (409 on `amount`), as is a date in the future (400 on `received_on`)."""
+
+    received_on = serializers.DateField()
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="EUR received, positive, at most the balance."
+    )
+    reference = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
+
+
+_MONEY_READ = {"max_digits": 14, "decimal_places": 2, "read_only": True}
+
+
 class InvoiceSerializer(serializers.ModelSerializer):
     credits_number = serializers.CharField(source="credits.number", default=None, allow_null=True)
+    paid = serializers.DecimalField(**_MONEY_READ, help_text="Payments received (EUR).")
+    balance = serializers.DecimalField(
+        **_MONEY_READ, help_text="Total − credit notes − payments (0 for a credit note)."
+    )
+    payment_status = serializers.ChoiceField(
+        choices=[("", "credit note"), *PaymentStatus.choices], read_only=True
+    )
+    overdue = serializers.BooleanField(
+        read_only=True, help_text="A balance is left after the due date."
+    )
 
     class Meta:
         model = Invoice
@@ -72,14 +109,19 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "tax_rate",
             "tax_amount",
             "total",
+            "paid",
+            "balance",
+            "payment_status",
+            "overdue",
         ]
 
 
 class InvoiceDetailSerializer(InvoiceSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
+    payments = PaymentSerializer(many=True, read_only=True)
 
     class Meta(InvoiceSerializer.Meta):
-        fields = [*InvoiceSerializer.Meta.fields, "lines"]
+        fields = [*InvoiceSerializer.Meta.fields, "lines", "payments"]
 
 
 class CreditNoteSerializer(serializers.Serializer):
@@ -116,9 +158,9 @@ class InvoiceViewSet(ScopedReadOnlyViewSet):
     def scoped_queryset(self) -> QuerySet[Any]:
         if not policy.can_see_invoices(self.request.user):
             return Invoice.objects.none()
-        invoices = selectors.invoices_visible()
+        invoices = selectors.with_balance(selectors.invoices_visible())
         if self.action == "retrieve":
-            invoices = invoices.prefetch_related("lines")
+            invoices = invoices.prefetch_related("lines", "payments")
         return invoices
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
@@ -155,7 +197,31 @@ class InvoiceViewSet(ScopedReadOnlyViewSet):
             reason=payload.validated_data["reason"],
             actor=api_user(request),
         )
+        note = selectors.invoice_with_balance(invoice_id=note.pk)
         return Response(InvoiceDetailSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], request=None, responses={200: PaymentSerializer(many=True)})
+    @extend_schema(
+        methods=["POST"], request=PaymentCreateSerializer, responses={201: PaymentSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def payments(self, request: Request, pk: str | None = None) -> Response:
+        """The payments received on the invoice; POST records one (insurer finance ops)."""
+        invoice = self.get_object()
+        if request.method == "GET":
+            return Response(PaymentSerializer(selectors.payments_of(invoice), many=True).data)
+        if not policy.can_record_payments(request.user):
+            raise NotFound
+        payload = PaymentCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        payment = services.payment_record(
+            invoice=invoice,
+            received_on=payload.validated_data["received_on"],
+            amount=payload.validated_data["amount"],
+            reference=payload.validated_data["reference"],
+            actor=api_user(request),
+        )
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
 class BillingRunSerializer(serializers.ModelSerializer):

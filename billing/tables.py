@@ -47,6 +47,8 @@ class InvoiceFilterSet(ListFilterSet):
     month = django_filters.CharFilter(
         label=_("Mois facturé"),
         method="by_month",
+        # Not stripped, as in the API: `2026-10` followed by a line break is not a month.
+        strip=False,
         validators=[_validate_month],
         widget=MonthInput,
     )
@@ -101,6 +103,13 @@ class MonthColumn(tables.Column):
         return value
 
 
+class PdfColumn(tables.Column):
+    def render(self, record: Any) -> SafeString:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("invoice_pdf", args=[record.pk]), _("Télécharger")
+        )
+
+
 class InvoiceTable(ListTable):
     number = tables.Column(
         verbose_name=_("Numéro"),
@@ -123,6 +132,14 @@ class InvoiceTable(ListTable):
         attrs={"th": {"class": "num"}, "td": {"class": "num", "data-testid": "balance"}},
     )
     payment_status = PaymentStatusColumn(verbose_name=_("Paiement"), empty_values=())
+    # Not `pdf`: that is the invoice's stored PDF, a query per row.
+    download = PdfColumn(
+        verbose_name="PDF",
+        accessor="pk",
+        empty_values=(),
+        orderable=False,
+        exclude_from_export=True,
+    )
 
     class Meta(ListTable.Meta):
         row_attrs = {"class": lambda record: "linked late" if record.overdue else "linked"}

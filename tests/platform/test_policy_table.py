@@ -143,6 +143,7 @@ TABLE: dict[str, Row] = {
         Row(
             "issue credit notes", frozenset({"finance_ops", "admin"}), policy.can_issue_credit_note
         ),
+        Row("record payments", frozenset({"finance_ops", "admin"}), policy.can_record_payments),
         Row(
             "terminate or suspend a contract",
             frozenset({"admin"}),
@@ -225,6 +226,7 @@ MAY: dict[str, str] = {
     "change_guarantees": "reduce or cancel a guarantee",
     "run_billing": "run billing",
     "issue_credit_note": "issue credit notes",
+    "record_payments": "record payments",
     "manage_contracts": "terminate or suspend a contract",
     "read_internal_notes": "read decisions' internal notes",
     "work_on_studies": "start a study, upload a buyer list, accept or decline a study",
@@ -659,6 +661,14 @@ def _invoice_rows(number: str) -> dict[str, str]:
     }
 
 
+def _bank_statement_token(number: str) -> str:
+    """A bank statement as the import page carries it from its preview to its confirmation."""
+    from billing.views import _statement_token
+
+    today = business_today().strftime("%d/%m/%Y")
+    return _statement_token(f"Date;Libellé;Montant\n{today};VIR {number};1,00\n".encode())
+
+
 def _claim_pdf() -> SimpleUploadedFile:
     pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
     return SimpleUploadedFile("facture.pdf", pdf, content_type="application/pdf")
@@ -787,6 +797,22 @@ WRITES: list[Write] = [
         lambda o, u: (
             reverse("credit_note_create", args=[o.invoice.pk]),
             {"amount": "10.00", "reason": "geste commercial", "confirm": "1"},
+        ),
+    ),
+    Write(
+        "payment_create",
+        "record payments",
+        lambda o, u: (
+            reverse("payment_create", args=[o.invoice.pk]),
+            {"received_on": _today(), "amount": "1,00", "reference": "VIR 1"},
+        ),
+    ),
+    Write(
+        "bank_statement_import",
+        "record payments",
+        lambda o, u: (
+            reverse("bank_statement_import"),
+            {"statement": _bank_statement_token(o.invoice.number), "confirm": "1"},
         ),
     ),
     Write(
@@ -993,6 +1019,15 @@ WRITES: list[Write] = [
         lambda o, u: (
             reverse("invoice-credit-note", args=[o.invoice.pk]),
             {"amount": "10.00", "reason": "geste commercial"},
+        ),
+        api=True,
+    ),
+    Write(
+        "invoice-payments",
+        "record payments",
+        lambda o, u: (
+            reverse("invoice-payments", args=[o.invoice.pk]),
+            {"received_on": _today(), "amount": "1.00", "reference": "VIR API"},
         ),
         api=True,
     ),
@@ -1265,7 +1300,7 @@ def test_every_post_route_is_mapped_to_a_row_of_the_table() -> None:
 
 def _fingerprint(world: World) -> dict[str, Any]:
     """What a refused write must leave untouched."""
-    from billing.models import BillingRun, Invoice
+    from billing.models import BillingRun, Invoice, Payment
     from claims.models import Claim, ClaimMovement
     from conversations.models import ArbiterAssignment, Message, ThreadMember
 
@@ -1280,6 +1315,7 @@ def _fingerprint(world: World) -> dict[str, Any]:
             "guarantees": Guarantee.objects.count(),
             "pending": sorted((str(p.pk), p.state) for p in PendingDecision.objects.all()),
             "invoices": Invoice.objects.count(),
+            "payments": Payment.objects.count(),
             "runs": BillingRun.objects.count(),
             "contracts": sorted(
                 (str(c.pk), c.status, str(c.ends_on)) for c in Contract.objects.all()
@@ -1350,6 +1386,7 @@ GATED_PAGES: dict[str, str] = {
     "billing_home": "run billing",
     "invoice_list": "see invoices, download PDFs",
     "invoice_export": "see invoices, download PDFs",
+    "bank_statement_import": "record payments",
     "claim_queue": "read claims in the back office",
     "claim_export": "read claims in the back office",
     "monitoring": "watch the portfolio",

@@ -209,6 +209,7 @@ OBJECTS: dict[str, ObjectFor] = {
     "invoice-detail:pk": tenant_invoice,
     "invoice-pdf:pk": tenant_invoice,
     "invoice-credit-note:pk": tenant_invoice,
+    "invoice-payments:pk": tenant_invoice,
     "run_id": billing_run,
     "billingrun-detail:pk": billing_run,
     # studies (API): the tenant's study; the line of `lines/<line_id>/adjust/`
