@@ -1,6 +1,6 @@
 PYTHON ?= python3.11
 
-.PHONY: run test bench faults lint setup
+.PHONY: run test bench faults lint setup screenshots
 
 run:  ## web + worker + beat with demo data (embedded PostgreSQL/Valkey unless DATABASE_URL/REDIS_URL)
 	$(PYTHON) scripts/dev.py run
@@ -13,6 +13,9 @@ bench:  ## benchmark figures, one per line
 
 faults:  ## fault benchmark: a month-end run, its PDFs and e-mails SIGKILLed at random, then counted
 	$(PYTHON) scripts/dev.py bench faults
+
+screenshots:  ## each role's home page at 1366x900 (demo world, FR and EN) into var/screenshots/
+	$(PYTHON) scripts/dev.py screenshots
 
 setup:
 	$(PYTHON) scripts/dev.py setup

@@ -496,6 +496,22 @@ def run_tests(args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
+SCREENSHOTS = VAR / "screenshots"
+
+
+def run_screenshots() -> int:
+    """Each role's home page at 1366×900 on the demo world, in French and in English:
+    `var/screenshots/<role>-home-<lang>.png` (a browser test, with its own live server)."""
+    os.environ.setdefault("UNLOCKPLUS_SECURE", "false")
+    os.environ["UNLOCKPLUS_SCREENSHOTS"] = str(SCREENSHOTS)
+    test = "tests/platform/test_browser_accessibility.py::test_home_page_screenshots"
+    command = [str(PYTHON), "-m", "pytest", test, "-q", "-p", "no:randomly"]
+    code = subprocess.run(command, cwd=ROOT, check=False).returncode
+    if code == 0:
+        log(f"screenshots in {SCREENSHOTS}")
+    return code
+
+
 def bench_admin_url(url: str) -> str:
     """The superuser of the server `url` names (`postgres`, as the embedded server has it), on
     its `postgres` database."""
@@ -522,8 +538,8 @@ def run_bench(args: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "setup"}:
-        print("usage: python3.11 scripts/dev.py run|test|bench|setup [args]")
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "setup", "screenshots"}:
+        print("usage: python3.11 scripts/dev.py run|test|bench|setup|screenshots [args]")
         return 2
     if Path(sys.prefix).resolve() != VENV.resolve():
         ensure_venv()
@@ -542,6 +558,8 @@ def main() -> int:
             return run_platform()
         if command == "bench":
             return run_bench(rest)
+        if command == "screenshots":
+            return run_screenshots()
         return run_tests(rest)
 
 
