@@ -24,6 +24,7 @@ from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QueryS
 from django.db.models.functions import Coalesce
 
 from billing.models import Invoice, InvoiceKind
+from billing.selectors import with_balance
 from monitoring.notifications import alert_text
 from monitoring.selectors import alert_feed
 from portal.money import ZERO
@@ -282,17 +283,17 @@ class InvoiceFigures:
     overdue_amount: Decimal = ZERO
 
 
-def invoice_figures(*, policyholder_ids: Sequence[UUID], on: date) -> InvoiceFigures:
-    """Issued invoices not yet due and past due (count and total): what finance pays next."""
-    figures = (
+def invoice_figures(*, policyholder_ids: Sequence[UUID]) -> InvoiceFigures:
+    """Issued invoices with a balance left (payments and credit notes deducted), not yet due
+    and overdue (count and balance): what finance pays next."""
+    unpaid = with_balance(
         Invoice.objects.filter(policyholder_id__in=policyholder_ids, kind=InvoiceKind.INVOICE)
-        .order_by()
-        .aggregate(
-            due_count=Count("id", filter=Q(due_on__gte=on)),
-            due_amount=Coalesce(Sum("total", filter=Q(due_on__gte=on)), _NONE),
-            overdue_count=Count("id", filter=Q(due_on__lt=on)),
-            overdue_amount=Coalesce(Sum("total", filter=Q(due_on__lt=on)), _NONE),
-        )
+    ).filter(balance__gt=0)
+    figures = unpaid.order_by().aggregate(
+        due_count=Count("id", filter=Q(overdue=False)),
+        due_amount=Coalesce(Sum("balance", filter=Q(overdue=False)), _NONE),
+        overdue_count=Count("id", filter=Q(overdue=True)),
+        overdue_amount=Coalesce(Sum("balance", filter=Q(overdue=True)), _NONE),
     )
     return InvoiceFigures(**figures)
 

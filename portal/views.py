@@ -88,7 +88,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "alerts": dashboards.recent_alerts(policyholder_id=organisation.pk),
         "history": history,
         "chart": cover_chart(history, title=_("Couverture en vigueur sur 12 mois")),
-        "invoices": dashboards.invoice_figures(policyholder_ids=ids, on=today)
+        "invoices": dashboards.invoice_figures(policyholder_ids=ids)
         if policy.can_see_invoices(user)
         else None,
         "today": today,

@@ -11,6 +11,7 @@ from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils import timezone, translation
 from django_scopes import scopes_disabled
 
+from billing.models import Payment
 from portal import dashboards
 from portal.models import Role
 from portal.money import eur
@@ -167,22 +168,34 @@ def test_the_dashboard_shows_a_decisions_client_message_never_its_internal_note(
     assert "bilan 2025 fragile" not in page
 
 
-def test_invoices_due_and_overdue_are_shown_to_finance_only(world: World) -> None:
+def test_unpaid_invoices_due_and_overdue_are_shown_to_finance_only(world: World) -> None:
     today = business_today()
     with scopes_disabled():
         InvoiceFactory.create(contract=world.alice.contract, due_on=today + timedelta(days=5))
-        InvoiceFactory.create(
+        overdue = InvoiceFactory.create(
             contract=world.alice.contract,
             month=(today.replace(day=1) - timedelta(days=200)).replace(day=1),
             due_on=today - timedelta(days=3),
             premium_total=Decimal("163.50"),
         )
-    with acting_as(world.alice.finance):
-        figures = dashboards.invoice_figures(
-            policyholder_ids=[world.alice.organisation.pk], on=today
+        Payment.objects.create(
+            invoice=overdue,
+            policyholder=overdue.policyholder,
+            received_on=today,
+            amount=Decimal("100.00"),
         )
+        paid = InvoiceFactory.create(
+            contract=world.alice.contract,
+            month=(today.replace(day=1) - timedelta(days=100)).replace(day=1),
+            due_on=today - timedelta(days=40),
+        )
+        Payment.objects.create(
+            invoice=paid, policyholder=paid.policyholder, received_on=today, amount=paid.total
+        )
+    with acting_as(world.alice.finance):
+        figures = dashboards.invoice_figures(policyholder_ids=[world.alice.organisation.pk])
     assert (figures.due_count, figures.overdue_count) == (1, 1)
-    assert figures.overdue_amount == Decimal("163.50")
+    assert figures.overdue_amount == Decimal("63.50")  # 163.50 less the 100.00 received
     assert 'data-testid="invoice-figures"' in _page(world.alice.finance, "/portal/")
     assert 'data-testid="invoice-figures"' not in _page(world.alice.credit_manager, "/portal/")
 
