@@ -28,25 +28,12 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from billing.models import Invoice, InvoiceLine
-from portal.money import percent
+from portal.money import eur, grouped, percent
 
-NARROW_NBSP = "\u202f"  # the French thousands separator (DESIGN §6)
-NBSP = "\u00a0"
 LINE_WIDTH = 104  # characters of DejaVu Sans Mono 8 pt across the A4 text width
 GAP = "  "
 # Lines per table cell: the layout's cost is per box, and a band of text lines is one box.
 LINES_PER_BAND = 5
-
-
-def amount(value: Decimal | int) -> str:
-    """`1 234,56` (narrow no-break space for thousands, decimal comma), a leading `-` below 0."""
-    grouped = f"{Decimal(value):,.2f}"
-    return grouped.replace(",", NARROW_NBSP).replace(".", ",")
-
-
-def eur(value: Decimal | int) -> str:
-    """`1 234,56 €`, as the pages print money."""
-    return f"{amount(value)}{NBSP}€"
 
 
 def amount_in_words(value: Decimal) -> str:
@@ -69,16 +56,15 @@ class InsurerIdentity:
 
 
 def insurer_identity() -> InsurerIdentity:
-    capital = f"{settings.INSURER_SHARE_CAPITAL:,d}".replace(",", NARROW_NBSP)
     return InsurerIdentity(
         legal_name=settings.INSURER_LEGAL_NAME,
         legal_form=settings.INSURER_LEGAL_FORM,
-        share_capital=f"{capital}{NBSP}€",
+        share_capital=eur(settings.INSURER_SHARE_CAPITAL, places=0),
         rcs=settings.INSURER_RCS,
         registered_office=settings.INSURER_REGISTERED_OFFICE,
         supervision=settings.INSURER_SUPERVISION,
         late_interest=settings.INVOICE_LATE_INTEREST,
-        recovery_indemnity=f"{settings.INVOICE_RECOVERY_INDEMNITY}{NBSP}€",
+        recovery_indemnity=eur(settings.INVOICE_RECOVERY_INDEMNITY, places=0),
     )
 
 
@@ -116,8 +102,8 @@ def lines_table(lines: Iterable[InvoiceLine], *, prorata: bool) -> LinesTable:
         row = [
             line.label or line.buyer_name,
             line.buyer_identifier,
-            amount(line.base),
-            amount(line.premium),
+            grouped(line.base),
+            grouped(line.premium),
         ]
         if prorata:
             row.insert(3, "" if line.days_in_force is None else str(line.days_in_force))

@@ -23,7 +23,7 @@ from underwriting.models import PremiumBasis
 
 OCTOBER = date(2026, 10, 1)
 NARROW = "\u202f"  # the thousands separator
-EURO = "\u00a0€"  # after a no-break space
+EURO = " €"  # as portal.money.eur writes it
 ADDRESS = "Bâtiment B\n14 rue des Halles\n59000 Lille"
 
 
