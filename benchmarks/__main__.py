@@ -17,6 +17,7 @@ MODULES = (
     "benchmarks.portal",
     "benchmarks.underwriting",
     "benchmarks.billing",
+    "benchmarks.pdfs",
     "benchmarks.studies",
     "benchmarks.monitoring",
     "benchmarks.faults",

@@ -2,7 +2,8 @@
 in-process beside its anchor, the bare `INSERT … SELECT` of the same 1 000 000 lines measured in
 the same benchmark run; the whole month (billing fanned out as group tasks, then PDFs) with 1
 and 2 Celery worker processes; with `BENCH_BILLING_BOOK=<n>`, every figure again on a book of n
-contracts and its growth; and the PDF of a 100-line invoice.
+contracts and its growth. The render times of 10-, 100- and 1 000-line invoices and the month's
+PDFs by themselves are benchmarks/pdfs.py's.
 
 The bench books live in their own corner so the demo data stays believable: one bench
 policyholder per book, *terminated* contracts in force in January 2001 (the 10 000 book) or
@@ -20,10 +21,8 @@ The machine is shared: compare the ratios measured in one run, not raw seconds a
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -57,7 +56,6 @@ from billing.models import (
 from billing.premium import days_in, month_after
 from portal.demo import build_demo_world
 from portal.models import AuditEvent, Organisation, OrganisationKind
-from portal.tenancy import tenant_scope
 from portal.timeutils import business_today
 from underwriting.models import Buyer, Contract, ContractStatus, Guarantee, PremiumBasis
 
@@ -65,8 +63,6 @@ MONTH = date(2001, 1, 1)
 CONTRACTS = 10_000
 GUARANTEES = 100
 BENCH_NAME = "Grossiste de banc d'essai (benchmark)"
-PDF_RENDERS = 20
-PDF_WORKER_INVOICES = 60
 # The grown book's contracts (issue 15 §6): `BENCH_BILLING_BOOK=100000 make bench ARGS=billing`.
 BOOK_VARIABLE = "BENCH_BILLING_BOOK"
 WORKERS = (1, 2)  # worker processes of the whole-month figures
@@ -590,8 +586,6 @@ def _book_figures(book: Book) -> Iterator[Figure]:
     )
     yield "rerun_everything_already_invoiced", time.perf_counter() - start, "s"
     assert rerun.issued == 0 and rerun.skipped == book.contracts
-    if book.contracts == CONTRACTS:
-        yield from _pdf_figures(policyholder)
     _purge("pdf")
     _clean_up(policyholder, book.month, sequence_before)
 
@@ -617,71 +611,3 @@ def billing_month() -> Iterator[Figure]:
             if unit in {"s", "invoices", "lines"} and base.get(figure):
                 yield f"growth_{grown}.{figure}", value / base[figure], "x"
         yield f"growth_{grown}.linear", grown / CONTRACTS, "x"
-
-
-def _hundred_line_invoice(policyholder: Organisation) -> Invoice:
-    with scopes_disabled():
-        invoice = (
-            Invoice.objects.filter(policyholder=policyholder, month=MONTH)
-            .order_by("sequence")
-            .first()
-        )
-    if invoice is None:
-        raise LookupError(f"no invoice for {MONTH:%Y-%m}: the run above issued none")
-    return invoice
-
-
-def _render_many(invoice_ids: list[str]) -> int:
-    """A worker process: render each invoice's PDF (without storing it)."""
-    import django
-
-    django.setup()
-    from django.db import connections
-
-    from billing.pdf import invoice_pdf_render
-
-    connections.close_all()
-    # As the render task: the tenant read in the named bypass, the render in its scope.
-    with scopes_disabled():
-        owners = dict(Invoice.objects.filter(pk__in=invoice_ids).values_list("pk", "policyholder"))
-    for invoice_id, policyholder_id in owners.items():
-        with tenant_scope([policyholder_id]):
-            invoice_pdf_render(invoice=Invoice.objects.get(pk=invoice_id))
-    return len(owners)
-
-
-def _pdf_figures(policyholder: Organisation) -> Iterator[Figure]:
-    from billing.pdf import invoice_pdf_render
-
-    invoice = _hundred_line_invoice(policyholder)
-    with tenant_scope([policyholder.pk]):  # the render task's scope
-        yield "pdf_invoice_lines", invoice.lines.count(), "lines"
-        samples = []
-        first = invoice_pdf_render(invoice=invoice)
-        for _ in range(PDF_RENDERS):
-            start = time.perf_counter()
-            content = invoice_pdf_render(invoice=invoice)
-            samples.append(time.perf_counter() - start)
-            assert content == first  # deterministic bytes
-        assert invoice.lines.count() == GUARANTEES
-        ids = [
-            str(pk)
-            for pk in Invoice.objects.filter(policyholder=policyholder, month=MONTH)
-            .order_by("sequence")
-            .values_list("pk", flat=True)[:PDF_WORKER_INVOICES]
-        ]
-    yield "pdf_100_lines.median", statistics.median(samples), "s"
-    yield "pdf_100_lines.max", max(samples), "s"
-    yield "pdf_bytes", len(first), "bytes"
-
-    connection.close()  # no connection shared with forked workers
-    for workers in (1, 2):
-        start = time.perf_counter()
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            rendered = sum(pool.map(_render_many, [ids[i::workers] for i in range(workers)]))
-        assert rendered == len(ids), (rendered, len(ids))
-        yield (
-            f"pdf_throughput_{workers}_worker",
-            rendered / (time.perf_counter() - start),
-            ("invoices/s"),
-        )

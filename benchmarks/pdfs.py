@@ -1,0 +1,128 @@
+"""Month-end PDF figures (issue 15 §3 and §5): the render time of a 10-, 100- and 1 000-line
+invoice, and the bench month's PDFs rendered and stored by 1 and by 2 worker processes, against
+the target of the month's 10 000 PDFs in under 15 minutes.
+
+The bench book is the billing benchmark's (benchmarks/billing.py: 10 000 contracts × 100
+guarantees, January 2001), billed in-process first; its invoices have 100 lines each. The 10-
+and 1 000-line figures render a bench invoice with the first 10 of its lines, or its 100 lines
+ten times over (same template, same code path, only the lines differ).
+
+The whole-month figures run real Celery workers (`celery worker -P solo`, one process each) on
+the `pdf` queue, fed as production feeds them: `invoice_pdfs_fan_out`, batch tasks of
+PDF_BATCH invoices that render and store. BENCH_PDF_MONTH_SAMPLE invoices are rendered (default
+1 000; 0: every invoice of the month) and the month is projected at the measured pace.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import date
+
+from django_scopes import scopes_disabled
+
+from benchmarks.billing import CONTRACTS, Book, _bench_book, _clean_up, _purge, _workers
+from benchmarks.registry import Figure, benchmark
+from billing import services
+from billing.models import BillingRunTrigger, Invoice, InvoiceNumberSequence, InvoicePdf
+from billing.pdf import invoice_pdf_render
+from portal.demo import build_demo_world
+from portal.models import Organisation
+from portal.tenancy import tenant_scope
+from portal.timeutils import business_today
+
+RENDERS = {10: 20, 100: 20, 1000: 5}  # lines → timed renders
+MONTH_SAMPLE = int(os.environ.get("BENCH_PDF_MONTH_SAMPLE", "1000"))
+TARGET_MINUTES = 15.0
+WORKERS = (1, 2)
+
+
+def _render_figures(policyholder: Organisation, month: date) -> Iterator[Figure]:
+    with scopes_disabled():
+        invoice = (
+            Invoice.objects.filter(policyholder=policyholder, month=month)
+            .select_related("contract")
+            .order_by("sequence")
+            .first()
+        )
+    assert invoice is not None, "the bench month issued no invoice"
+    with tenant_scope([policyholder.pk]):  # the render task's scope
+        lines = list(invoice.lines.order_by("position"))
+        assert len(lines) == 100, len(lines)
+        for count, repeat in RENDERS.items():
+            chosen = (lines * (count // len(lines) + 1))[:count]
+            first = invoice_pdf_render(invoice=invoice, lines=chosen)  # warm the process
+            samples = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                content = invoice_pdf_render(invoice=invoice, lines=chosen)
+                samples.append(time.perf_counter() - start)
+                assert content == first, "the same invoice rendered to other bytes"
+            yield f"render_{count}_lines.median", statistics.median(samples), "s"
+            yield f"render_{count}_lines.bytes", len(first), "bytes"
+
+
+def _month_figures(policyholder: Organisation, month: date, workers: int) -> Iterator[Figure]:
+    with scopes_disabled():
+        invoices = Invoice.objects.filter(policyholder=policyholder, month=month)
+        ids = [str(pk) for pk in invoices.order_by("sequence").values_list("pk", flat=True)]
+        month_invoices = len(ids)
+        ids = ids[:MONTH_SAMPLE] if MONTH_SAMPLE else ids
+        InvoicePdf.objects.filter(invoice__in=invoices).delete()  # left by the other figure
+    _purge("pdf")
+    with _workers(workers, "pdf"):
+        start = time.perf_counter()
+        services.invoice_pdfs_fan_out(invoice_ids=ids)
+        deadline = time.monotonic() + 4 * 3600
+        while True:
+            with scopes_disabled():
+                stored = InvoicePdf.objects.filter(invoice_id__in=ids).count()
+            if stored == len(ids):
+                break
+            assert time.monotonic() < deadline, f"{stored} of {len(ids)} PDFs stored"
+            time.sleep(0.2)
+        seconds = time.perf_counter() - start
+    with scopes_disabled():  # stored once each, and the bytes are the render's
+        assert InvoicePdf.objects.filter(invoice_id__in=ids).count() == len(ids)
+        sample = Invoice.objects.select_related("contract", "pdf").get(pk=ids[-1])
+    with tenant_scope([policyholder.pk]):
+        assert bytes(sample.pdf.content) == invoice_pdf_render(invoice=sample)
+    per_second = len(ids) / seconds
+    prefix = f"month_{workers}_worker"
+    yield f"{prefix}.pdfs_rendered", len(ids), "pdfs"
+    yield f"{prefix}.seconds", seconds, "s"
+    yield f"{prefix}.throughput", per_second, "pdfs/s"
+    measured = len(ids) == month_invoices
+    minutes = (seconds if measured else month_invoices / per_second) / 60
+    yield f"{prefix}.month_{month_invoices}_pdfs{'' if measured else '_projected'}", minutes, "min"
+
+
+@benchmark("pdfs")
+def pdfs_month() -> Iterator[Figure]:
+    build_demo_world()  # the insurer whose identity the invoices carry
+    book = Book(CONTRACTS)
+    start = time.perf_counter()
+    policyholder, contract_ids = _bench_book(book)
+    yield "setup_or_reuse_book", time.perf_counter() - start, "s"
+    year = business_today().year
+    sequence_before = (
+        InvoiceNumberSequence.objects.filter(year=year).values_list("last", flat=True).first()
+    )
+    _clean_up(policyholder, book.month, sequence_before)  # left by a killed bench
+    run = services.billing_run_create(
+        month=book.month, trigger=BillingRunTrigger.COMMAND, actor=None
+    )
+    run = services.billing_run_execute(run_id=run.pk)
+    assert run.issued == len(contract_ids) and run.failed == 0, (run.issued, run.failed)
+    _purge("pdf")  # the run's render kicks: the PDFs are measured below
+    yield "invoices", run.issued, "invoices"
+    try:
+        yield from _render_figures(policyholder, book.month)
+        for workers in WORKERS:
+            yield from _month_figures(policyholder, book.month, workers)
+        yield "month_target", TARGET_MINUTES, "min"
+    finally:
+        _purge("pdf")
+        _clean_up(policyholder, book.month, sequence_before)
