@@ -271,8 +271,13 @@ def _wait_for_dead_sessions(timeout: float = 30.0) -> None:
                 """
             )
             busy = cursor.fetchone()[0]
+            # This database's run locks only: pg_locks lists the whole server's.
             cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+                """
+                SELECT count(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND classid = %s
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """,
                 [RUN_LOCK_CLASS],
             )
             if busy == 0 and cursor.fetchone()[0] == 0:
