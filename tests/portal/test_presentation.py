@@ -4,14 +4,17 @@ read what people type: the functions, and the pages where the issue saw each sli
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from django import forms
 from django.contrib.messages import constants as message_levels
+from django.core.mail import EmailMessage
 from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.test import Client
@@ -25,6 +28,7 @@ from portal.models import Role, User
 from portal.money import eur, rate_label
 from portal.presentation import grade_label
 from portal.timeutils import business_today
+from tests.support.billing import celery_eager
 from tests.support.clients import client_for
 from tests.support.factories import BuyerFactory
 from tests.support.presentation import NARROW_NBSP, en_eur, fr_eur
@@ -276,10 +280,9 @@ def test_the_live_limits_panel_flags_text_and_negative_amounts_as_the_form_does(
 ) -> None:
     client = client_for(world.alice.credit_manager)
     limits = reverse("request_limits", args=[world.alice.contract.pk, buyer.pk])
-    panel = client.get(limits, {"exposure": "beaucoup", "primary_amount": "40000"})
-    text = panel.content.decode()
+    panel = client.get(limits, {"exposure": "beaucoup", "primary_amount": "40000"}).content.decode()
     message = "Encours sur l&#x27;acheteur (avec la nouvelle commande) : saisissez un montant"
-    assert message in text
+    assert message in panel
 
     panel = client.get(
         limits, {"exposure": "100000", "primary_amount": "40000", "requested_top_up": "-5"}
@@ -359,3 +362,32 @@ def test_a_page_that_refreshes_itself_announces_it_in_a_live_region_that_stays(
     assert "hx-get=" in poller and "hx-trigger=" in poller
     assert f'hx-select="#{region} > div"' in poller
     assert 'hx-swap="outerHTML"' in poller
+
+
+def test_e_mails_write_amounts_like_the_pages(
+    world: World,
+    arbiter: User,
+    buyer: Buyer,
+    mailoutbox: list[EmailMessage],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    request = submit(world.alice, buyer, exposure="100000", primary="40000", top_up="40000")
+    with celery_eager(), django_capture_on_commit_callbacks(execute=True):
+        client_for(arbiter).post(
+            reverse("arbiter_request", args=[request.pk]),
+            {
+                "outcome": "approved",
+                "amount": "40 000,00",
+                "valid_from": business_today().isoformat(),
+                "valid_until": "",
+                "rationale": "",
+                "client_message": "",
+            },
+        )
+    to_the_wholesaler = [
+        message for message in mailoutbox if world.alice.credit_manager.email in message.to
+    ]
+    assert to_the_wholesaler
+    assert any(fr_eur(40000) in message.subject + message.body for message in to_the_wholesaler), [
+        (message.subject, message.body) for message in to_the_wholesaler
+    ]

@@ -13,7 +13,7 @@ def fr_number(amount: Decimal | int | str, *, places: int = 2) -> str:
     value = Decimal(amount)
     sign = "-" if value < 0 else ""
     whole, _, cents = f"{abs(value):.{places}f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while whole:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

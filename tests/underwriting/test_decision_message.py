@@ -17,6 +17,7 @@ from portal.timeutils import business_today
 from tests.support.billing import celery_eager
 from tests.support.clients import client_for, token_client
 from tests.support.factories import BuyerFactory
+from tests.support.presentation import fr_eur
 from tests.support.scopes import acting_as, scope_of
 from tests.support.underwriting import submit
 from tests.support.world import World
@@ -97,7 +98,7 @@ def test_the_wholesaler_s_buyer_page_never_shows_the_note(
         client_for(outside_the_insurer(world)[who]),
         reverse("buyer_page", args=[world.alice.contract.pk, buyer.pk]),
     )
-    assert "40\u202f000,00" in html or "40 000,00" in html or "40\xa0000,00" in html
+    assert fr_eur(40000) in html
     assert NOTE not in html
 
 
