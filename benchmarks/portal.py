@@ -52,6 +52,9 @@ def _page(prefix: str, client: Client, path: str) -> Iterator[Figure]:
         answer = client.get(path)
     assert answer.status_code == 200, (path, answer.status_code)
     yield f"{prefix}.queries", float(len(queries)), "queries"
+    # The database's share of that answer, as the connection timed each query.
+    sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
+    yield f"{prefix}.sql_of_one_answer", sql_ms, "ms"
     yield from summary(prefix, timed_ms(lambda: client.get(path), repeat=REPEAT))
 
 

@@ -42,7 +42,7 @@ from underwriting.models import (
 )
 from underwriting.selectors import cover_ratio, guarantees_in_force
 
-_MONEY = DecimalField(max_digits=16, decimal_places=2)
+_MONEY: DecimalField[Any, Any] = DecimalField(max_digits=16, decimal_places=2)
 _NONE = Value(ZERO, output_field=_MONEY)
 TOP = 10
 ENDING_WITHIN_DAYS = 30
@@ -288,7 +288,7 @@ def invoice_figures(*, policyholder_ids: Sequence[UUID]) -> InvoiceFigures:
     and overdue (count and balance): what finance pays next."""
     unpaid = with_balance(
         Invoice.objects.filter(policyholder_id__in=policyholder_ids, kind=InvoiceKind.INVOICE)
-    ).filter(balance__gt=0)
+    ).filter(Q(balance__gt=0))
     figures = unpaid.order_by().aggregate(
         due_count=Count("id", filter=Q(overdue=False)),
         due_amount=Coalesce(Sum("balance", filter=Q(overdue=False)), _NONE),
