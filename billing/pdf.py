@@ -3,8 +3,8 @@
 Deterministic: the PDF dates come from the issue time (`dcterms.created` / `dcterms.modified`
 metas), no identifier is generated, and the fonts are the system's DejaVu (no @font-face).
 
-Fast, because a month-end renders ten thousand of them: a process loads the fonts and parses the
-shared stylesheet once (`_fonts`, `_stylesheet`) and every render reuses them; the amounts are
+Fast, because a month-end renders ten thousand of them: a worker loads the fonts and parses the
+shared stylesheet once (`_renderer`) and every render reuses them; the amounts are
 formatted here rather than by template filters; and the invoice lines are monospaced text, five
 lines to a table cell, instead of a row of five cells per line, as WeasyPrint's layout time grows
 with the boxes it lays out (a 100-line invoice renders in about a third of the time); no italic,
@@ -14,10 +14,10 @@ so three fonts to subset and embed, not four.
 from __future__ import annotations
 
 import textwrap
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -122,22 +122,26 @@ def lines_table(lines: Iterable[InvoiceLine], *, prorata: bool) -> LinesTable:
     return LinesTable(header=_columns(titles, widths, right), bands=bands)
 
 
-@cache
-def _fonts() -> FontConfiguration:
-    """Once per process: the fontconfig set-up every render would otherwise repeat."""
-    return FontConfiguration()
+_renderers = threading.local()
 
 
-@cache
-def _stylesheet() -> CSS:
-    """The shared document styles, parsed once per process."""
-    return CSS(string=render_to_string("_pdf_styles.html"), font_config=_fonts())
+def _renderer() -> tuple[FontConfiguration, CSS]:
+    """The fonts (the fontconfig set-up every render would otherwise repeat) and the shared
+    document styles, parsed once per thread: once per Celery worker process, and never shared
+    between the threads of a development server (Pango's font map is not thread-safe)."""
+    cached: tuple[FontConfiguration, CSS] | None = getattr(_renderers, "cached", None)
+    if cached is None:
+        fonts = FontConfiguration()
+        cached = (fonts, CSS(string=render_to_string("_pdf_styles.html"), font_config=fonts))
+        _renderers.cached = cached
+    return cached
 
 
 def html_to_pdf(html: str) -> bytes:
     """The PDF of a document whose own `<style>` holds only what differs from the shared one."""
+    fonts, stylesheet = _renderer()
     document = HTML(string=html, base_url=str(settings.BASE_DIR))
-    return bytes(document.write_pdf(stylesheets=[_stylesheet()], font_config=_fonts()))
+    return bytes(document.write_pdf(stylesheets=[stylesheet], font_config=fonts))
 
 
 def invoice_pdf_html(*, invoice: Invoice, lines: Iterable[InvoiceLine] | None = None) -> str:
