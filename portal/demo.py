@@ -102,6 +102,14 @@ CITIES = [
     "Strasbourg",
     "Montpellier",
 ]
+# The policyholders' addresses are printed in full on their invoices: street, postcode, city.
+POSTCODES = dict(
+    zip(
+        CITIES,
+        ["75008", "69002", "13002", "31000", "44000", "59000", "33000", "35000", "67000", "34000"],
+        strict=True,
+    )
+)
 
 
 def demo_siren(index: int) -> str:
@@ -184,7 +192,8 @@ def _build_demo_world() -> list[DemoLogin]:
                 siren=siren,
                 defaults={
                     "name": name,
-                    "address": f"{10 + index} avenue des Grossistes\n{CITIES[index]}",
+                    "address": f"{10 + index} avenue des Grossistes\n"
+                    f"{POSTCODES[CITIES[index]]} {CITIES[index]}",
                     "dedicated_arbiter": arbiters[index % 2],
                 },
             )
