@@ -388,6 +388,5 @@ def test_e_mails_write_amounts_like_the_pages(
         message for message in mailoutbox if world.alice.credit_manager.email in message.to
     ]
     assert to_the_wholesaler
-    assert any(fr_eur(40000) in message.subject + message.body for message in to_the_wholesaler), [
-        (message.subject, message.body) for message in to_the_wholesaler
-    ]
+    written = [f"{message.subject}\n{message.body}" for message in to_the_wholesaler]
+    assert any(fr_eur(40000) in text for text in written), written
