@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from billing.models import BillingRun, Invoice, InvoiceKind, Payment, PaymentStatus
-from billing.premium import month_after, parse_month
+from billing.premium import month_after, month_before, month_first, parse_month
 from portal.models import Role, User
 from portal.timeutils import business_today
 from underwriting.models import Contract, ContractStatus
@@ -163,3 +165,48 @@ def open_invoice_figures() -> dict[str, dict[str, Any]]:
         "open": {"count": figures["open_count"], "amount": figures["open_amount"] or 0},
         "overdue": {"count": figures["overdue_count"], "amount": figures["overdue_amount"] or 0},
     }
+
+
+# --- the finance ops home -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthPremium:
+    month: date
+    premium: Decimal  # before tax: premiums + minimum adjustments, net of credit notes
+    total: Decimal  # with tax
+    invoices: int
+
+
+def premium_by_month(*, months: int = 12, last: date | None = None) -> list[MonthPremium]:
+    """The premium billed for each of the `months` months up to `last` (default: the month
+    before today's, the one month-end billing has just billed), oldest first; a month without
+    invoices is 0. One query over the invoice month index."""
+    last = last or month_before(month_first(business_today()))
+    first = last
+    for _step in range(months - 1):
+        first = month_before(first)
+    window = invoices_visible().filter(month__gte=first, month__lte=last)
+    rows = {row["month"]: row for row in invoice_totals_by_month(window)}
+    series = []
+    month = first
+    while month <= last:
+        row = rows.get(month)
+        series.append(
+            MonthPremium(
+                month=month,
+                premium=(row["premium"] + row["adjustment"]) if row else Decimal("0.00"),
+                total=row["total"] if row else Decimal("0.00"),
+                invoices=row["invoices"] if row else 0,
+            )
+        )
+        month = month_after(month)
+    return series
+
+
+def premium_trend(series: list[MonthPremium]) -> Decimal | None:
+    """The last month's premium against the month before, in percent (None without a base)."""
+    if len(series) < 2 or not series[-2].premium:
+        return None
+    change = (series[-1].premium - series[-2].premium) * 100 / series[-2].premium
+    return change.quantize(Decimal("0.1"))

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -144,13 +143,11 @@ def backoffice(request: HttpRequest) -> HttpResponse:
 
 @page_requires(policy.can_run_billing)
 def finance_home(request: HttpRequest) -> HttpResponse:
-    contracts = Contract.objects.select_related("policyholder").order_by("number")
-    page = Paginator(contracts, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "portal/finance_home.html",
-        {"contracts": page.object_list, "page": page},
-    )
+    """The month's premium and its 12-month trend, the last billing runs, the invoices unpaid
+    and overdue (issue 14)."""
+    from billing.home import finance_home_context
+
+    return render(request, "portal/finance_home.html", finance_home_context())
 
 
 @login_required
