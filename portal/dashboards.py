@@ -172,7 +172,11 @@ def open_requests(
         counts.setdefault(owner, {})[row["status"]] = row["count"]
         declared = Cover(exposure=row["exposure"], primary=row["primary"], buyers=row["buyers"])
         covers[owner] = covers.get(owner, Cover()) + declared
-    return counts, covers
+    ordered = {
+        owner: {status: by_status[status] for status in OPEN_STATUSES if status in by_status}
+        for owner, by_status in counts.items()
+    }
+    return ordered, covers
 
 
 @dataclass(frozen=True)
