@@ -146,6 +146,18 @@ def test_an_overdue_request_carries_a_badge(world: World) -> None:
     assert "Lent" in only_late and "Rapide" not in only_late
 
 
+def test_the_arbiter_queue_marks_the_overdue_request_too(world: World) -> None:
+    late, on_time = _requests(world, [("Lent", "1000"), ("Rapide", "1000")])
+    with scopes_disabled():
+        GuaranteeRequest.objects.filter(pk=late.pk).update(
+            due_at=timezone.now() - timedelta(hours=1)
+        )
+    page = _page(client_for(world.staff["arbiter"]), reverse("queue"))
+    assert page.count('data-testid="queue-overdue"') == 1
+    row = next(part for part in page.split("<tr") if "Lent" in part)
+    assert 'data-testid="queue-overdue"' in row
+
+
 def test_every_row_links_to_its_request(world: World) -> None:
     (made,) = _requests(world, [("Lien", "1000")])
     page = _page(client_for(world.alice.credit_manager), reverse("request_list"))
