@@ -15,6 +15,7 @@ from django_scopes import scopes_disabled
 from stdnum import luhn
 
 from portal.models import Mandate, Organisation, OrganisationKind, Role, User
+from portal.timeutils import business_today
 from underwriting.models import Buyer, Contract, ContractStatus, PremiumBasis
 
 DEMO_PASSWORD = "demo-unlockplus"  # noqa: S105 - documented demo password
@@ -147,6 +148,18 @@ def _user(
     return user
 
 
+def contract_start(index: int) -> date:
+    """The first two contracts began in January (the claims demo needs months of history);
+    the third in the middle of the month three months ago, the fourth last month, so billing
+    shows a contract's first, partial month and no month before a contract began."""
+    if index < 2:
+        return date(2026, 1, 1)
+    first = business_today().replace(day=1)
+    months_back = 3 if index == 2 else 1
+    year, month = divmod(first.year * 12 + first.month - 1 - months_back, 12)
+    return date(year, month + 1, 10 if index == 2 else 1)
+
+
 def build_demo_world() -> list[DemoLogin]:
     logins = _build_demo_world()
     # Monitoring imports through its services, which own their transactions: after commit.
@@ -214,7 +227,7 @@ def _build_demo_world() -> list[DemoLogin]:
                     "primary_insurer_name": insurer_name,
                     "primary_policy_number": policy,
                     "status": ContractStatus.ACTIVE,
-                    "starts_on": date(2026, 1, 1),
+                    "starts_on": contract_start(index),
                     "monthly_rate": Decimal(rate),
                     "premium_basis": basis,
                     "aggregate_cap": Decimal("5000000"),

@@ -48,7 +48,9 @@ def build_demo_underwriting(*, policyholders: list[Organisation], buyers: list[B
             ).exists():
                 continue
             buyer = buyers[(p_index * 17 + index * 3) % len(buyers)]
-            submitted = now - timedelta(days=30 - index * 4 if decided else index)
+            # Decided lines date back months (granted one after another: the premium grows
+            # over the months billed), open ones from the last days.
+            submitted = now - timedelta(days=150 - index * 35 if decided else index)
             request = GuaranteeRequest.objects.create(
                 policyholder=policyholder,
                 contract=contract,
