@@ -54,13 +54,16 @@ def _render_figures(policyholder: Organisation, month: date) -> Iterator[Figure]
         for count, repeat in RENDERS.items():
             chosen = (lines * (count // len(lines) + 1))[:count]
             first = invoice_pdf_render(invoice=invoice, lines=chosen)  # warm the process
-            samples = []
+            samples, cpu = [], []
             for _ in range(repeat):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 content = invoice_pdf_render(invoice=invoice, lines=chosen)
                 samples.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
                 assert content == first, "the same invoice rendered to other bytes"
             yield f"render_{count}_lines.median", statistics.median(samples), "s"
+            # The process's own CPU time: what the render costs on a machine not shared.
+            yield f"render_{count}_lines.cpu_median", statistics.median(cpu), "s"
             yield f"render_{count}_lines.bytes", len(first), "bytes"
 
 
@@ -91,6 +94,7 @@ def _month_figures(policyholder: Organisation, month: date, workers: int) -> Ite
         assert bytes(sample.pdf.content) == invoice_pdf_render(invoice=sample)
     per_second = len(ids) / seconds
     prefix = f"month_{workers}_worker"
+    yield f"{prefix}.load_average_1min", os.getloadavg()[0], "processes"  # the shared machine
     yield f"{prefix}.pdfs_rendered", len(ids), "pdfs"
     yield f"{prefix}.seconds", seconds, "s"
     yield f"{prefix}.throughput", per_second, "pdfs/s"
@@ -118,6 +122,8 @@ def pdfs_month() -> Iterator[Figure]:
     assert run.issued == len(contract_ids) and run.failed == 0, (run.issued, run.failed)
     _purge("pdf")  # the run's render kicks: the PDFs are measured below
     yield "invoices", run.issued, "invoices"
+    yield "cores", float(os.cpu_count() or 0), "cores"
+    yield "load_average_1min", os.getloadavg()[0], "processes"  # 2 cores: above 2 is queueing
     try:
         yield from _render_figures(policyholder, book.month)
         for workers in WORKERS:
