@@ -4,11 +4,12 @@ Deterministic: the PDF dates come from the issue time (`dcterms.created` / `dcte
 metas), no identifier is generated, and the fonts are the system's DejaVu (no @font-face).
 
 Fast, because a month-end renders ten thousand of them: a worker loads the fonts and parses the
-shared stylesheet once (`_renderer`) and every render reuses them; the amounts are
-formatted here rather than by template filters; and the invoice lines are monospaced text, five
-lines to a table cell, instead of a row of five cells per line, as WeasyPrint's layout time grows
-with the boxes it lays out (a 100-line invoice renders in about a third of the time); no italic,
-so three fonts to subset and embed, not four.
+shared stylesheet once (`_renderer`) and every render reuses them; the amounts are formatted in
+Python (`portal.money`) rather than by template filters; the invoice lines are monospaced text,
+five lines to a table cell, instead of a row of five cells per line, as WeasyPrint's layout time
+grows with the boxes it lays out; the tables have a fixed layout (no min/max-content pass over
+every line); no italic, so three fonts to subset and embed, not four. A 100-line invoice costs
+about 0.11 s of CPU, against about 0.3 s with a cell per column (`make bench ARGS=pdfs`).
 """
 
 from __future__ import annotations
