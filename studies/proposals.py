@@ -14,6 +14,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.utils.translation import gettext as _
 
+from portal.money import rate_label
 from studies.models import ProposalGridBand
 from underwriting.models import ProceedingsStatus
 from underwriting.rules import eur
@@ -76,9 +77,8 @@ def propose(
     if band is None or band.factor == 0:
         return Proposal(ZERO, _("Note %(grade)s/10 : pas de top-up.") % {"grade": grade})
     amount = round_down_to_step(ceiling * band.factor)
-    percent = f"{(band.factor * 100).normalize():f}".replace(".", ",")  # 12.5 → "12,5"
     return Proposal(
         amount,
-        _("Note %(grade)s/10 : %(percent)s %% du maximum (%(ceiling)s), arrondi à 500 €.")
-        % {"grade": grade, "percent": percent, "ceiling": eur(ceiling)},
+        _("Note %(grade)s/10 : %(percent)s du maximum (%(ceiling)s), arrondi à 500 €.")
+        % {"grade": grade, "percent": rate_label(band.factor), "ceiling": eur(ceiling)},
     )
