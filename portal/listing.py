@@ -7,7 +7,25 @@ columns). The filters and the sort are query parameters of the same route, so a 
 change or an export (`?export=csv|xlsx`) carries them. Totals are one aggregate over the
 filtered set (not the page); an export walks the filtered, sorted set in chunks.
 
-Templates: `_list_table.html` (filter form, export links, the table, the pager).
+Templates: `_list_table.html` (filter form, export links, the table, the pager), included by
+the list's own page with `caption` (the table's name) and `empty` (what to do when there is
+nothing yet), optionally `testid` and `empty_testid`.
+
+A list in three parts (see `underwriting/tables.py` and `underwriting/views.py`):
+
+    class InvoiceFilterSet(ListFilterSet):          # `q` searches these fields
+        search_fields = ("number", "policyholder__name")
+        status = django_filters.ChoiceFilter(choices=..., empty_label=_("Tous"))
+
+    class InvoiceTable(ListTable):                   # the first column links the row
+        number = tables.Column(linkify=lambda record: reverse("invoice_detail", args=[record.pk]))
+        total = MoneyColumn(verbose_name=_("Total TTC"))
+        issued_on = DayColumn(verbose_name=_("Émise le"))
+
+    page = ListPage(request, queryset=selectors.invoices_visible(), table_class=InvoiceTable,
+                    filterset_class=InvoiceFilterSet, totals={"total": "total"})
+    return list_page(request, template="billing/invoice_list.html", page=page,
+                     export_name="factures")
 """
 
 from __future__ import annotations
@@ -22,12 +40,14 @@ from typing import Any, ClassVar
 import django_filters  # type: ignore[import-untyped]  # no stubs published
 import django_tables2 as tables  # type: ignore[import-untyped]
 from django import forms
+from django.contrib import messages
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import formats, timezone, translation
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_tables2.rows import BoundRow  # type: ignore[import-untyped]
 from openpyxl import Workbook
@@ -42,6 +62,8 @@ PER_PAGE = 50
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 EXPORT_CHUNK = 2000
 EXPORT_FORMATS = ("csv", "xlsx")
+# An export is built in the request: past this many rows, the user narrows the filters first.
+EXPORT_MAX_ROWS = 100_000
 XLSX_DATE_FORMAT = "DD/MM/YYYY"
 
 
@@ -283,6 +305,18 @@ def export_response(page: ListPage, *, name: str) -> HttpResponse | None:
     wanted = page.request.GET.get("export")
     if wanted not in EXPORT_FORMATS:
         return None
+    if page.filtered.count() > EXPORT_MAX_ROWS:
+        messages.warning(
+            page.request,
+            _(
+                "L'export est limité à %(limit)s lignes : affinez la recherche ou les filtres, "
+                "puis exportez de nouveau."
+            )
+            % {"limit": grouped(EXPORT_MAX_ROWS, places=0)},
+        )
+        query = page.request.GET.copy()
+        query.pop("export", None)
+        return redirect(f"{page.request.path}?{query.urlencode()}")
     filename = f"{name}-{business_today():%Y-%m-%d}.{wanted}"
     if wanted == "csv":
         return _attachment(

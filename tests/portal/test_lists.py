@@ -341,3 +341,16 @@ def test_the_header_counts_unread_notifications_and_reading_them_lowers_it(
     assert found.count('data-testid="list-row"') == 1
     rows = _csv_rows(client, reverse("notifications"), q="alerte 01")
     assert [row[0] for row in rows[1:]] == ["Alerte 01"]
+
+
+def test_an_export_too_large_asks_to_narrow_the_filters(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _requests(world, [("Un", "1000"), ("Deux", "1000"), ("Trois", "1000")])
+    monkeypatch.setattr(listing, "EXPORT_MAX_ROWS", 2)
+    client = client_for(world.alice.credit_manager)
+    answer = client.get(reverse("request_list"), {"q": "", "sort": "buyer", "export": "xlsx"})
+    assert answer.status_code == 302 and "export" not in answer["Location"]
+    assert "sort=buyer" in answer["Location"]
+    assert "affinez la recherche" in _page(client, answer["Location"])
+    assert len(_csv_rows(client, reverse("request_list"), q="Deux")) == 2
