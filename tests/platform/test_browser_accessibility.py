@@ -32,6 +32,8 @@ from tests.support.world import World
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
+    from billing.models import Invoice
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -39,6 +41,8 @@ LANGUAGES = ("fr", "en")
 # Third-party pages (their own markup), files, and what signs out or changes state.
 SKIPPED_PREFIXES = ("/admin/", "/api/", "/static/", "/i18n/", "/logout/")
 SKIPPED_SUFFIXES = (".pdf", ".csv", ".xlsx", "/pdf/")
+
+ERROR_MESSAGES = ".errorlist, .messages .error, [role=alert], .verdict.ko, .line-errors"
 
 ROLES: dict[str, Any] = {
     "credit_manager": lambda world: world.alice.credit_manager,
@@ -58,11 +62,15 @@ class Findings:
     """Violations by page: `{"<role> <lang> <path>": ["<rule> (<impact>): <targets>", ...]}`."""
 
     violations: dict[str, list[str]] = field(default_factory=dict)
-    broken: dict[str, int] = field(default_factory=dict)  # pages that answer 403, 404 or 5xx
+    # Pages that answer 403, 404 or 5xx, and error states that show no error.
+    broken: dict[str, int | str] = field(default_factory=dict)
     pages: int = 0
 
-    def check(self, page: Page, label: str, *, within: str | None = None) -> None:
-        """axe over the page (or the part `within` selects), once htmx has filled it in."""
+    def check(
+        self, page: Page, label: str, *, within: str | None = None, errors: bool = False
+    ) -> None:
+        """axe over the page (or the part `within` selects), once htmx has filled it in; with
+        `errors`, the page must show an error message (a form's error state)."""
         from axe_playwright_python.sync_playwright import Axe
 
         page.wait_for_load_state()
@@ -71,6 +79,8 @@ class Findings:
         status = page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStatus")
         if status >= 500 or status in (403, 404):
             self.broken[where] = status
+        if errors and not page.locator(ERROR_MESSAGES).count():
+            self.broken[where] = "no error message shown"
         results = Axe().run(
             page,
             context={"include": [[within]]} if within else None,
@@ -109,6 +119,7 @@ class Arranged:
     request_id: str
     claim_buyer_id: str
     study_id: str
+    invoice_id: str
 
 
 @pytest.fixture
@@ -122,7 +133,7 @@ def arranged(world: World) -> Arranged:
         unpaid("F-A11Y-1", "25000", delivered=recently_due()),
     )
     study = study_at(world, "draft", buyer_row(1), tenant=world.alice)
-    _an_invoice(world)
+    invoice = _an_invoice(world)
     # Playwright's greenlet would otherwise hold this connection past the end of the test.
     connection.close()
     return Arranged(
@@ -131,10 +142,11 @@ def arranged(world: World) -> Arranged:
         request_id=str(objects.request.pk),
         claim_buyer_id=str(claim_buyer.pk),
         study_id=str(study.pk),
+        invoice_id=str(invoice.pk),
     )
 
 
-def _an_invoice(world: World) -> None:
+def _an_invoice(world: World) -> Invoice:
     from billing.premium import month_before, month_first
     from portal.timeutils import business_today
     from tests.support.billing import guarantee, issued
@@ -143,7 +155,7 @@ def _an_invoice(world: World) -> None:
     month = month_before(month_first(business_today()))
     guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2020, 1, 1))
     with acting_as(world.staff[Role.FINANCE_OPS]):
-        issued(world.alice.contract, month)
+        return issued(world.alice.contract, month)
 
 
 def base_url(live_server: LiveServer) -> str:
@@ -231,6 +243,17 @@ def submit_invalid(page: Page, form: str, **values: str) -> None:
         scope.locator("button[type=submit]").last.click()
 
 
+def upload_garbage(page: Page) -> None:
+    """Send the page's upload form with a file that is nothing it could read."""
+    upload = page.locator("form:has(input[type=file])")
+    upload.locator("input[type=file]").set_input_files(
+        {"name": "fichier.csv", "mimeType": "text/csv", "buffer": b"\x00\x01 nothing readable"}
+    )
+    page.eval_on_selector_all("form", "forms => forms.forEach(f => { f.noValidate = true; })")
+    with page.expect_navigation():
+        upload.locator("button[type=submit]").last.click()
+
+
 def test_form_error_states_have_no_wcag_violation(
     world: World, arranged: Arranged, live_server: LiveServer, chromium: Browser
 ) -> None:
@@ -245,7 +268,7 @@ def test_form_error_states_have_no_wcag_violation(
         if language != "fr":
             switch_language(page, language)
         submit_invalid(page, "form:has(#id_password)", **{"#id_username": "x", "#id_password": "y"})
-        findings.check(page, f"anonymous {language} login")
+        findings.check(page, f"anonymous {language} login", errors=True)
         context.close()
 
         context, page = signed_in(chromium, base, world.alice.credit_manager)
@@ -259,21 +282,15 @@ def test_form_error_states_have_no_wcag_violation(
         # The top-up request: text where amounts go (the live limits panel answers too).
         page.goto(f"{base}/contracts/{contract}/buyers/{buyer}/request/")
         submit_invalid(page, "[data-testid=request-form]", **{"#id_exposure": "abc"})
-        findings.check(page, f"{label} request form")
+        findings.check(page, f"{label} request form", errors=True)
         # A claim without any invoice.
         page.goto(f"{base}/claims/new/?buyer={arranged.claim_buyer_id}")
         submit_invalid(page, "form[method=post]:has(button[data-testid=claim-declare-submit])")
-        findings.check(page, f"{label} claim form")
+        findings.check(page, f"{label} claim form", errors=True)
         # A study list that is not a spreadsheet.
         page.goto(f"{base}/studies/{arranged.study_id}/")
-        upload = page.locator("form:has(input[type=file])")
-        upload.locator("input[type=file]").set_input_files(
-            {"name": "acheteurs.csv", "mimeType": "text/csv", "buffer": b"\x00\x01 not a list"}
-        )
-        page.eval_on_selector_all("form", "forms => forms.forEach(f => { f.noValidate = true; })")
-        with page.expect_navigation():
-            upload.locator("button[type=submit]").last.click()
-        findings.check(page, f"{label} study upload")
+        upload_garbage(page)
+        findings.check(page, f"{label} study upload", errors=True)
         context.close()
 
         # The arbiter's decision with text where the amount goes.
@@ -284,10 +301,22 @@ def test_form_error_states_have_no_wcag_violation(
         amount = page.locator("[data-testid=decision-form] input[type=text]").first
         amount.fill("abc")
         submit_invalid(page, "[data-testid=decision-form]")
-        findings.check(page, f"arbiter {language} decision form")
+        findings.check(page, f"arbiter {language} decision form", errors=True)
         context.close()
 
-    assert findings.pages == 12
+        # A payment with text for its amount; a bank statement that is not one.
+        context, page = signed_in(chromium, base, world.staff[Role.FINANCE_OPS])
+        if language != "fr":
+            switch_language(page, language)
+        page.goto(f"{base}/invoices/{arranged.invoice_id}/")
+        submit_invalid(page, "[data-testid=payment-form]", **{"input[name=amount]": "abc"})
+        findings.check(page, f"finance_ops {language} payment form", errors=True)
+        page.goto(f"{base}/invoices/payments/import/")
+        upload_garbage(page)
+        findings.check(page, f"finance_ops {language} bank statement", errors=True)
+        context.close()
+
+    assert findings.pages == 16
     assert (findings.violations, findings.broken) == ({}, {}), findings.report()
 
 
