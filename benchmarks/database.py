@@ -150,6 +150,51 @@ def _admin_config(database: str) -> dict[str, Any]:
     }
 
 
+def admin_url(database: str) -> str:
+    """`DATABASE_ADMIN_URL` naming `database`: for a server process that must connect as the
+    superuser (the RLS-sensitive figures are measured again that way, beside the role's)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    _admin_config(database)  # says what is missing
+    parts = urlsplit(os.environ[ADMIN_URL_VARIABLE])
+    return urlunsplit(parts._replace(path=f"/{quote(database, safe='')}"))
+
+
+@contextmanager
+def as_superuser() -> Iterator[None]:
+    """The default connection as the superuser of `DATABASE_ADMIN_URL`, on the same database,
+    meanwhile. PostgreSQL exempts it from row-level security (and `portal.rls` then sends no
+    setting): a figure measured again inside this block, beside the ordinary role's, puts a
+    number on what the policies cost."""
+    settings = connection.settings_dict
+    config = _admin_config(settings["NAME"])
+    keys = ("USER", "PASSWORD", "HOST", "PORT")
+    saved = {key: settings[key] for key in keys}
+    connection.close()
+    settings.update(
+        USER=config["user"],
+        PASSWORD=config["password"] or "",
+        HOST=config["host"],
+        PORT=config["port"],
+    )
+    try:
+        if current_role().under_rls:
+            raise RuntimeError(f"{ADMIN_URL_VARIABLE} names a role under row-level security")
+        yield
+    finally:
+        connection.close()
+        settings.update(saved)
+
+
+def rls_cost(*, rls: float, superuser: float, higher_is_better: bool) -> float:
+    """What row-level security costs, in % of the superuser's figure (a latency's increase, or
+    a throughput's decrease)."""
+    if not superuser:
+        return 0.0
+    change = (superuser - rls) if higher_is_better else (rls - superuser)
+    return 100 * change / superuser
+
+
 @contextmanager
 def admin_connection(database: str = "postgres") -> Iterator[Any]:
     """A superuser connection (autocommit) to `database`, for what the role may not do."""

@@ -6,6 +6,11 @@ coverage check runs against a real gunicorn on loopback, started and stopped her
 the API take their tenant scope from the middleware and the token, as in production; the queue's
 count and the coverage's amounts are checked, so that rows hidden by row-level security fail
 the benchmark instead of making it fast.
+
+The figures that row-level security changes are measured twice in the same run, as the
+ordinary role (`.rls.`, production's shape) and as the superuser of `DATABASE_ADMIN_URL`
+(`.superuser.`, exempt from every policy), with what the policies cost (`.rls_cost.`, in %). The
+coverage check's targets (issue 15) are printed beside its figures (`.target`, `.target_met`).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from statistics import median
 
 from django.db import connection
 from django.test import Client
@@ -35,7 +42,7 @@ from django_scopes import scopes_disabled
 from knox.models import AuthToken
 from stdnum import luhn
 
-from benchmarks.database import references_checked_once
+from benchmarks.database import admin_url, as_superuser, references_checked_once, rls_cost
 from benchmarks.registry import Figure, benchmark, percentile, summary, timed_ms
 from portal.demo import build_demo_world
 from portal.models import AuditEvent, Organisation, OrganisationKind, Role, User
@@ -113,15 +120,28 @@ def _open_requests_shown(content: bytes) -> int:
     return int(re.sub(r"\D", "", match.group(1)))
 
 
-def _queue_figures(client: Client, label: str, *, expected: int) -> Iterator[Figure]:
+def _queue_sample(client: Client, *, expected: int) -> tuple[int, list[float]]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/backoffice/queue/")
     assert response.status_code == 200, response.status_code
     shown = _open_requests_shown(response.content)
     assert shown == expected, f"the queue shows {shown} open requests, not {expected}"
-    yield f"queue_first_page.{label}.queries", float(len(queries)), "queries"
-    yield from summary(
-        f"queue_first_page.{label}", timed_ms(lambda: client.get("/backoffice/queue/"), repeat=30)
+    return len(queries), timed_ms(lambda: client.get("/backoffice/queue/"), repeat=30)
+
+
+def _queue_figures(client: Client, label: str, *, expected: int) -> Iterator[Figure]:
+    """The first page as the ordinary role (RLS in force), then as the superuser (exempt)."""
+    queries, rls = _queue_sample(client, expected=expected)
+    with as_superuser():
+        _, superuser = _queue_sample(client, expected=expected)
+    name = f"queue_first_page.{label}"
+    yield f"{name}.queries", float(queries), "queries"
+    yield from summary(f"{name}.rls", rls)
+    yield from summary(f"{name}.superuser", superuser)
+    yield (
+        f"{name}.rls_cost.median",
+        rls_cost(rls=median(rls), superuser=median(superuser), higher_is_better=False),
+        "%",
     )
 
 
@@ -197,27 +217,31 @@ def _hammer(
     samples: list[float] = []
     lock = threading.Lock()
     start_gate = threading.Barrier(clients)
-    failures: list[int] = []
+    failures: list[str] = []
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine: list[float] = []
         start_gate.wait()
         next_at = time.perf_counter() + random.uniform(0, interval_s)  # noqa: S311
-        for _ in range(per_client):
-            if interval_s:
-                time.sleep(max(0.0, next_at - time.perf_counter()))
-                next_at += interval_s
-            began = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - began) * 1000)
-            if response.status != 200:
-                failures.append(response.status)
-        conn.close()
-        with lock:
-            samples.extend(mine)
+        try:
+            for _ in range(per_client):
+                if interval_s:
+                    time.sleep(max(0.0, next_at - time.perf_counter()))
+                    next_at += interval_s
+                began = time.perf_counter()
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                mine.append((time.perf_counter() - began) * 1000)
+                if response.status != 200:
+                    failures.append(f"HTTP {response.status}")
+        except OSError as error:  # a timeout or a dropped connection: a failure, not a pause
+            failures.append(repr(error))
+        finally:
+            conn.close()
+            with lock:
+                samples.extend(mine)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -225,14 +249,17 @@ def _hammer(
     for thread in threads:
         thread.join(timeout=120)
     if failures:
-        raise RuntimeError(f"{len(failures)} failed requests, e.g. HTTP {failures[0]}")
+        raise RuntimeError(f"{len(failures)} failed requests, e.g. {failures[0]}")
     return samples
 
 
-def _with_gunicorn(run: Callable[[int], Iterator[Figure]]) -> Iterator[Figure]:
+@contextmanager
+def _gunicorn(database_url: str) -> Iterator[int]:
+    """Our gunicorn on a free loopback port, connected with `database_url`; yields the port."""
     port = _free_port()
     env = {
         **os.environ,
+        "DATABASE_URL": database_url,
         "UNLOCKPLUS_SECURE": "false",
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -265,7 +292,7 @@ def _with_gunicorn(run: Callable[[int], Iterator[Figure]]) -> Iterator[Figure]:
             time.sleep(0.2)
         else:
             raise RuntimeError("gunicorn did not start")
-        yield from run(port)
+        yield port
     finally:
         server.terminate()
         try:
@@ -296,7 +323,7 @@ def _check_coverage(port: int, path: str, headers: dict[str, str], guarantee: Gu
     assert answered == expected, f"coverage answered {answered}, expected {expected}"
 
 
-def _coverage_under_load() -> Iterator[Figure]:
+def _coverage_guarantee() -> Guarantee:
     with scopes_disabled():
         # A top-up in force today on Distrilog's active contract: what the ERP checks.
         guarantee = (
@@ -310,43 +337,122 @@ def _coverage_under_load() -> Iterator[Figure]:
             .order_by("buyer__siren")
             .first()
         )
-        user = User.objects.get(username="credit.distrilog@demo.unlockplus.fr")
-        token_row, token = AuthToken.objects.create(user=user)
     if guarantee is None:
         raise RuntimeError("the demo world has no guarantee in force to check coverage on")
+    return guarantee
+
+
+# The closed loop: 50 clients, each sending its next request as soon as the last one answered.
+CLIENTS, PER_CLIENT, ROUNDS = 50, 40, 2
+# Paced: the same 50 clients, each one call every 500 ms (100 req/s offered) for 25 s.
+PACED_INTERVAL_S, PACED_PER_CLIENT = 0.5, 50
+SHARE_OF_BARE_TARGET = 50.0  # %: the coverage check's throughput against the bare view's
+PACED_P95_TARGET_MS = 30.0
+
+
+def _closed_loop(port: int, path: str, headers: dict[str, str]) -> tuple[int, float]:
+    """(requests answered, seconds taken)."""
+    began = time.perf_counter()
+    samples = _hammer(port, path, headers, clients=CLIENTS, per_client=PER_CLIENT)
+    return len(samples), time.perf_counter() - began
+
+
+def _coverage_under_load() -> Iterator[Figure]:
+    """The order-time check against gunicorn on loopback, as the ordinary role (row-level
+    security in force, as in production) and, in the same run, as the superuser (exempt), each
+    beside the bare Django JSON view served by the same servers meanwhile. The machine is
+    shared with the load generator (and, on a developer's machine, with everything else): the
+    share of the bare view's throughput in the same run is the figure to compare run to run."""
+    guarantee = _coverage_guarantee()
+    with scopes_disabled():
+        user = User.objects.get(username="credit.distrilog@demo.unlockplus.fr")
+        token_row, token = AuthToken.objects.create(user=user)
     coverage = f"/api/v1/coverage/?buyer={guarantee.buyer_id}&order_amount={COVERAGE_ORDER}"
     auth = {"Authorization": f"Token {token}", "Host": "127.0.0.1"}
-    clients, per_client = 50, 40
-
-    def run(port: int) -> Iterator[Figure]:
-        _hammer(port, "/bench/bare", auth, clients=10, per_client=10)  # warm up every worker
-        _check_coverage(port, coverage, auth, guarantee)
-        _hammer(port, coverage, auth, clients=10, per_client=10)
-        for name, path in (
-            ("bare_json_view_50_clients", "/bench/bare"),
-            ("coverage_50_clients", coverage),
-        ):
-            began = time.perf_counter()
-            samples = _hammer(port, path, auth, clients=clients, per_client=per_client)
-            elapsed = time.perf_counter() - began
-            yield f"{name}.p50", percentile(samples, 0.50), "ms"
-            yield f"{name}.p95", percentile(samples, 0.95), "ms"
-            yield f"{name}.throughput", len(samples) / elapsed, "req/s"
-        # The closed loop above saturates two cores shared with the load generator, so its
-        # latency is clients / throughput. Paced: 50 clients, each one call every 500 ms
-        # (100 req/s offered), the latency an ERP sees at order time.
-        for name, path in (
-            ("bare_json_view_50_clients_paced_100rps", "/bench/bare"),
-            ("coverage_50_clients_paced_100rps", coverage),
-        ):
-            samples = _hammer(
-                port, path, auth, clients=clients, per_client=per_client, interval_s=0.5
-            )
-            yield f"{name}.p50", percentile(samples, 0.50), "ms"
-            yield f"{name}.p95", percentile(samples, 0.95), "ms"
-        _check_coverage(port, coverage, auth, guarantee)
-
+    roles = ("rls", "superuser")
     try:
-        yield from _with_gunicorn(run)
+        with (
+            _gunicorn(os.environ["DATABASE_URL"]) as rls_port,
+            _gunicorn(admin_url(connection.settings_dict["NAME"])) as superuser_port,
+        ):
+            ports = {"rls": rls_port, "superuser": superuser_port}
+            for port in ports.values():
+                _hammer(port, "/bench/bare", auth, clients=10, per_client=10)  # warm up
+                _check_coverage(port, coverage, auth, guarantee)
+                _hammer(port, coverage, auth, clients=10, per_client=10)
+            yield from _closed_loop_figures(ports, coverage, auth)
+            yield from _paced_figures(ports, coverage, auth)
+            for role in roles:
+                _check_coverage(ports[role], coverage, auth, guarantee)
     finally:
         token_row.delete()
+
+
+def _closed_loop_figures(
+    ports: dict[str, int], coverage: str, auth: dict[str, str]
+) -> Iterator[Figure]:
+    # Interleaved rounds, so that a burst of load from elsewhere weighs on every series alike.
+    answered = {"bare": 0, "rls": 0, "superuser": 0}
+    seconds = dict.fromkeys(answered, 0.0)
+    for _ in range(ROUNDS):
+        for series, port, path in (
+            ("bare", ports["rls"], "/bench/bare"),
+            ("rls", ports["rls"], coverage),
+            ("superuser", ports["superuser"], coverage),
+        ):
+            count, taken = _closed_loop(port, path, auth)
+            answered[series] += count
+            seconds[series] += taken
+    rate = {series: answered[series] / seconds[series] for series in answered}
+    name = "closed_loop_50_clients"
+    yield f"bare_json_view.{name}.throughput", rate["bare"], "req/s"
+    for role in ("rls", "superuser"):
+        yield f"coverage.{role}.{name}.throughput", rate[role], "req/s"
+    yield (
+        f"coverage.rls_cost.{name}.throughput",
+        rls_cost(rls=rate["rls"], superuser=rate["superuser"], higher_is_better=True),
+        "%",
+    )
+    for role in ("rls", "superuser"):
+        yield f"coverage.{role}.{name}.share_of_bare", 100 * rate[role] / rate["bare"], "%"
+    share = 100 * rate["rls"] / rate["bare"]
+    yield f"coverage.{name}.share_of_bare.target", SHARE_OF_BARE_TARGET, "%"
+    yield f"coverage.{name}.share_of_bare.target_met", float(share >= SHARE_OF_BARE_TARGET), "bool"
+
+
+def _paced_figures(ports: dict[str, int], coverage: str, auth: dict[str, str]) -> Iterator[Figure]:
+    # The closed loop saturates two cores shared with the load generator, so its latency is
+    # clients / throughput. Paced, at a fixed offered load: the latency an ERP sees at order time.
+    name = "paced_100rps"
+    p95: dict[str, float] = {}
+    for series, port, path in (
+        ("bare_json_view", ports["rls"], "/bench/bare"),
+        ("coverage.rls", ports["rls"], coverage),
+        ("coverage.superuser", ports["superuser"], coverage),
+    ):
+        began = time.perf_counter()
+        samples = _hammer(
+            port,
+            path,
+            auth,
+            clients=CLIENTS,
+            per_client=PACED_PER_CLIENT,
+            interval_s=PACED_INTERVAL_S,
+        )
+        yield f"{series}.{name}.achieved", len(samples) / (time.perf_counter() - began), "req/s"
+        for label, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+            yield f"{series}.{name}.{label}", percentile(samples, fraction), "ms"
+        p95[series] = percentile(samples, 0.95)
+    yield (
+        f"coverage.rls_cost.{name}.p95",
+        rls_cost(
+            rls=p95["coverage.rls"], superuser=p95["coverage.superuser"], higher_is_better=False
+        ),
+        "%",
+    )
+    yield f"coverage.{name}.p95.target", PACED_P95_TARGET_MS, "ms"
+    yield (
+        f"coverage.{name}.p95.target_met",
+        float(p95["coverage.rls"] < PACED_P95_TARGET_MS),
+        "bool",
+    )
