@@ -66,7 +66,7 @@ class PaymentCreateSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
 
 
-_MONEY_READ = {"max_digits": 14, "decimal_places": 2, "read_only": True}
+_MONEY_READ: dict[str, Any] = {"max_digits": 14, "decimal_places": 2, "read_only": True}
 
 
 class InvoiceSerializer(serializers.ModelSerializer):

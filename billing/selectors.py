@@ -93,7 +93,7 @@ def billing_runs(limit: int = 20) -> QuerySet[BillingRun]:
 
 # --- payments and balances ------------------------------------------------------------------
 
-_MONEY = DecimalField(max_digits=14, decimal_places=2)
+_MONEY: Any = DecimalField(max_digits=14, decimal_places=2)
 _ZERO = Value(0, output_field=_MONEY)
 
 
@@ -105,7 +105,7 @@ def _sum_by_invoice(queryset: QuerySet[Any], link: str, column: str) -> Coalesce
     return Coalesce(Subquery(summed, output_field=_MONEY), _ZERO)
 
 
-def with_balance(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
+def with_balance(queryset: QuerySet[Invoice]) -> QuerySet[Any]:
     """Annotate each document, in SQL: `paid` (payments received), `credited` (credit notes
     on it, positive), `balance` (total − credited − paid; 0 for a credit note), `payment_status`
     (`PaymentStatus`) and `overdue` (a balance left after the due date, business today)."""
@@ -132,12 +132,12 @@ def with_balance(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
     )
 
 
-def invoice_with_balance(*, invoice_id: Any) -> Invoice:
+def invoice_with_balance(*, invoice_id: Any) -> Any:
     """One visible document with its balance (`Invoice.DoesNotExist` outside the scope)."""
     return with_balance(invoices_visible()).get(pk=invoice_id)
 
 
-def filter_by_status(queryset: QuerySet[Invoice], status: str) -> QuerySet[Invoice]:
+def filter_by_status(queryset: QuerySet[Invoice], status: str) -> QuerySet[Any]:
     """`status`: a `PaymentStatus` value, "overdue", or "open" (unpaid or partly paid)."""
     annotated = with_balance(queryset)
     if status == "overdue":
@@ -187,7 +187,7 @@ def premium_by_month(*, months: int = 12, last: date | None = None) -> list[Mont
     for _step in range(months - 1):
         first = month_before(first)
     window = invoices_visible().filter(month__gte=first, month__lte=last)
-    rows = {row["month"]: row for row in invoice_totals_by_month(window)}
+    rows: dict[Any, dict[str, Any]] = {row["month"]: row for row in invoice_totals_by_month(window)}
     series = []
     month = first
     while month <= last:

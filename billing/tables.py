@@ -142,7 +142,7 @@ class InvoiceTable(ListTable):
     )
 
     class Meta(ListTable.Meta):
-        row_attrs = {"class": lambda record: "linked late" if record.overdue else "linked"}
+        row_attrs = {"class": lambda record: "linked late" if record.overdue else "linked"}  # type: ignore[dict-item]  # why: django-tables2 takes a callable per attribute
         order_by = ("-issued_on", "-number")
 
 

@@ -165,7 +165,7 @@ def _invoice_page(
     )
     if may_pay and payment_form is None:
         payment_form = PaymentForm(
-            initial={"received_on": business_today(), "amount": invoice.balance}  # type: ignore[attr-defined]
+            initial={"received_on": business_today(), "amount": invoice.balance}  # type: ignore[attr-defined]  # why: annotated
         )
     return render(
         request,

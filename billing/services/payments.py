@@ -32,7 +32,8 @@ def _balance_of_locked(invoice: Invoice) -> Decimal:
     """The balance due, read after locking the invoice's row: two payments on one invoice take
     turns, so both cannot pass the balance check."""
     Invoice.objects.select_for_update().filter(pk=invoice.pk).values_list("pk").get()
-    return selectors.invoice_with_balance(invoice_id=invoice.pk).balance  # type: ignore[attr-defined, no-any-return]  # why: annotated by with_balance
+    balance: Decimal = selectors.invoice_with_balance(invoice_id=invoice.pk).balance
+    return balance
 
 
 def _payment_refusal(*, invoice: Invoice, balance: Decimal, amount: Decimal) -> str | None:
@@ -162,7 +163,7 @@ def bank_statement_verdicts(*, content: bytes) -> list[LineVerdict]:
                 "ignorée (doublon)."
             )
         if not error and invoice is not None and line.amount is not None:
-            balance = invoice.balance - taken.get(invoice.number, Decimal(0))  # type: ignore[attr-defined]  # why: annotated by with_balance
+            balance = invoice.balance - taken.get(invoice.number, Decimal(0))
             refusal = _payment_refusal(invoice=invoice, balance=balance, amount=line.amount)
             if refusal:
                 error = refusal
@@ -192,16 +193,19 @@ def bank_statement_import(*, content: bytes, actor: User) -> list[LineVerdict]:
     verdicts = bank_statement_verdicts(content=content)
     payments = [
         Payment(
-            policyholder_id=verdict.invoice.policyholder_id,
-            invoice=verdict.invoice,
-            received_on=verdict.line.received_on,
-            amount=verdict.line.amount,
-            reference=verdict.line.reference,
+            policyholder_id=invoice.policyholder_id,
+            invoice=invoice,
+            received_on=line.received_on,
+            amount=line.amount,
+            reference=line.reference,
             recorded_by=actor,
             source=PaymentSource.BANK_IMPORT,
         )
         for verdict in verdicts
-        if verdict.accepted and verdict.invoice is not None
+        if verdict.accepted
+        and (invoice := verdict.invoice) is not None
+        and (line := verdict.line).received_on is not None
+        and line.amount is not None
     ]
     Payment.objects.bulk_create(payments)
     events_record_bulk(

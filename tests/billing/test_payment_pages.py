@@ -135,7 +135,9 @@ def test_the_invoice_list_filters_overdue_invoices_and_totals_them(world: World)
     unpaid = client.get("/invoices/?status=unpaid").content.decode()
     assert on_time.number in unpaid and late.number not in unpaid
     export = client.get("/invoices/?status=overdue&export=xlsx")
-    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
     assert [row[0] for row in rows[1:]] == [late.number]
     # Each policyholder lists only its own.
     mine = client_for(world.bob.finance).get("/invoices/").content.decode()
