@@ -179,8 +179,26 @@ def test_an_outsider_sees_no_other_tenant_rows_in_the_list_nor_the_exports(world
         assert "Secret Alice" not in _page(client, reverse("request_list"), q="secret")
         assert len(_csv_rows(client, reverse("request_list"))) == 1
         assert len(_xlsx_rows(client, reverse("request_list"))) == 1
+    with scopes_disabled():
+        submit(world.bob, BuyerFactory.create(name="Secret Bob"), top_up="2000")
     broker = client_for(world.broker_user)
-    assert "Secret Alice" in _page(broker, reverse("request_list"))
+    page = _page(broker, reverse("request_list"))
+    assert "Secret Alice" in page and "Secret Bob" not in page
+    # The broker's client filter offers its mandated clients only.
+    assert world.alice.organisation.name in page and world.bob.organisation.name not in page
+    assert [row[2] for row in _csv_rows(broker, reverse("request_list"))[1:]] == ["Secret Alice"]
+
+
+def test_insurer_staff_filter_the_requests_by_policyholder(world: World) -> None:
+    _requests(world, [("Chez Alice", "1000")])
+    with scopes_disabled():
+        submit(world.bob, BuyerFactory.create(name="Chez Bob"), top_up="2000")
+    client = client_for(world.staff["arbiter"])
+    everything = _page(client, reverse("request_list"))
+    assert "Chez Alice" in everything and "Chez Bob" in everything
+    only_bob = _page(client, reverse("request_list"), policyholder=str(world.bob.organisation.pk))
+    assert "Chez Bob" in only_bob and "Chez Alice" not in only_bob
+    assert listing.eur(Decimal("2000")) in only_bob.split('data-testid="list-totals"')[1]
 
 
 # -------------------------------------------------------------------------------- guarantees
