@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.postgres.fields.ranges import RangeEndsWith
+from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
@@ -27,7 +28,7 @@ from billing.models import Invoice, InvoiceKind
 from billing.selectors import with_balance
 from monitoring.notifications import alert_text
 from monitoring.selectors import alert_feed
-from portal.money import ZERO
+from portal.money import ZERO, money
 from studies.models import OPEN_STATUSES as STUDY_OPEN_STATUSES
 from studies.models import Study
 from underwriting.models import (
@@ -173,7 +174,7 @@ def open_requests(
         declared = Cover(exposure=row["exposure"], primary=row["primary"], buyers=row["buyers"])
         covers[owner] = covers.get(owner, Cover()) + declared
     ordered = {
-        owner: {status: by_status[status] for status in OPEN_STATUSES if status in by_status}
+        owner: {str(status): by_status[status] for status in OPEN_STATUSES if status in by_status}
         for owner, by_status in counts.items()
     }
     return ordered, covers
@@ -327,24 +328,35 @@ def month_ends(*, today: date, months: int = CHART_MONTHS) -> list[date]:
     return sorted(days)
 
 
+# Each day joined to the periods in force on it. The periods are the scoped queryset's own SQL
+# (its tenant filter included); written out because twelve days × two filtered sums through
+# the ORM cost more to compile than the query takes to run.
+_HISTORY_SQL = """
+SELECT d.day, COALESCE(SUM(g.primary_amount), 0), COALESCE(SUM(g.amount), 0)
+  FROM unnest(%s::date[]) AS d(day)
+  LEFT JOIN ({periods}) g ON g.period @> d.day
+ GROUP BY d.day
+ ORDER BY d.day
+"""
+
+
 def cover_history(*, policyholder_ids: Sequence[UUID], today: date) -> list[CoverPoint]:
     """Primary and top-up in force at each month end of the last 12 months (today for the
     current month): one query over the periods overlapping the window."""
     days = month_ends(today=today)
-    sums: dict[str, Any] = {}
-    for index, day in enumerate(days):
-        in_force = Q(period__contains=day)
-        sums[f"t{index}"] = Coalesce(Sum("amount", filter=in_force), _NONE)
-        sums[f"p{index}"] = Coalesce(Sum("primary_amount", filter=in_force), _NONE)
-    totals = (
+    periods = (
         _periods(days[0], days[-1])
         .filter(policyholder_id__in=policyholder_ids)
         .order_by()
-        .aggregate(**sums)
+        .values("primary_amount", "amount", "period")
     )
+    sql, params = periods.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL.format(periods=sql), [days, *params])
+        rows = cursor.fetchall()
     return [
-        CoverPoint(on=day, primary=totals[f"p{index}"], top_up=totals[f"t{index}"])
-        for index, day in enumerate(days)
+        CoverPoint(on=day, primary=money(primary), top_up=money(top_up))
+        for day, primary, top_up in rows
     ]
 
 

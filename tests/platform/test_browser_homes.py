@@ -4,10 +4,12 @@ not through the dashboards' aggregate queries."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -151,6 +153,16 @@ def base_url(live_server: LiveServer) -> str:
     return live_server.url.replace("localhost", "127.0.0.1")
 
 
+def screenshot(page: Page, name: str) -> None:
+    """With UNLOCKPLUS_SCREENSHOTS=<folder> (as `make screenshots` sets it), the filled home
+    page at 1366×900 as `<name>.png`."""
+    folder = os.environ.get("UNLOCKPLUS_SCREENSHOTS")
+    if folder:
+        page.set_viewport_size({"width": 1366, "height": 900})
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
 def assert_accessible(page: Page) -> None:
     """axe-core over the whole page, filled with figures: no WCAG 2.1 A/AA violation."""
     # Imported by name: the library ships no types (mypy reads it as Any either way).
@@ -202,6 +214,7 @@ def test_the_wholesaler_dashboard_matches_the_database(
         1 for gap in expected.gaps if gap > 0
     )
     assert_accessible(page)
+    screenshot(page, "credit_manager-home-filled-fr")
 
 
 def test_the_broker_home_has_one_matching_row_per_client_and_asks_for_each(
@@ -220,6 +233,7 @@ def test_the_broker_home_has_one_matching_row_per_client_and_asks_for_each(
         assert row.locator("[data-testid=client-top-up]").inner_text() == french(expected.top_up)
         assert row.locator("[data-testid=client-primary]").inner_text() == french(expected.primary)
     assert_accessible(page)
+    screenshot(page, "broker-home-filled-fr")
     # Asking for a top-up on behalf of bob opens bob's buyer search.
     page.locator(
         f"[data-policyholder='{book.bob.organisation.pk}'] [data-testid=client-new-request]"
@@ -256,10 +270,12 @@ def test_the_arbiter_and_senior_homes_match_the_database(
     assert first.locator("[data-testid=exposure-top-up]").inner_text() == french(largest)
     assert "Revendeur partagé" in first.inner_text()
     assert_accessible(arbiter)
+    screenshot(arbiter, "arbiter-home-filled-fr")
 
     senior = login(chromium, base, book.staff[Role.SENIOR_ARBITER].email)
     assert senior.locator("[data-testid=to-countersign-row]").count() == 1
     assert int(text(senior, "[data-testid=count-to-countersign] .kpi-value")) == 1
     assert_accessible(senior)
+    screenshot(senior, "senior_arbiter-home-filled-fr")
     senior.click("[data-testid=nav-queue]")
     assert senior.locator("[data-testid=queue-open]").count() == 1
