@@ -360,3 +360,20 @@ def test_the_decision_page_shows_the_arbiters_authority_and_when_the_request_exc
 def test_the_claims_handler_home_shows_no_queue_figures(world: World) -> None:
     page = _page(world.staff[Role.CLAIMS_HANDLER], "/backoffice/")
     assert 'data-testid="queue-counts"' not in page
+
+
+def test_the_home_pages_speak_english_with_english_amounts(world: World) -> None:
+    _cover(world.alice, top_up="40000", primary="100000", exposure="250000")
+    pages = {}
+    for user, path in (
+        (world.alice.credit_manager, "/portal/"),
+        (world.broker_user, "/broker/"),
+        (world.staff[Role.SENIOR_ARBITER], "/backoffice/"),
+    ):
+        client = client_for(user)
+        client.post("/i18n/setlang/", {"language": "en", "next": path})
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        pages[path] = answer.content.decode()
+        assert '<html lang="en"' in pages[path]
+    assert "€250,000.00" in pages["/portal/"] and "€250,000.00" in pages["/broker/"]
