@@ -247,7 +247,7 @@ def test_a_request_a_broker_submits_records_the_broker_and_says_so(world: World)
     request = submit(world.alice, BuyerFactory.create(), by=world.broker_user)
     assert request.submitted_by == world.broker_user
     page = _page(world.alice.credit_manager, f"/requests/{request.pk}/")
-    assert str(world.broker_user) in page
+    assert f"{world.broker_user} ({world.broker.name})" in page
 
 
 def test_the_arbiter_home_counts_open_overdue_unassigned_and_mine(world: World) -> None:
