@@ -66,3 +66,47 @@ def request_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
         return JsonResponse({"code": "request_too_large", "detail": detail}, status=413)
     body = render_to_string("413.html", {"detail": detail}, request=request)
     return HttpResponse(body, status=413)
+
+
+# The API calls an ERP makes for every order, by URL name: a function that answers the usual
+# call (a token, well-formed parameters) or returns None to leave the request to the full stack.
+LEAN_API_HANDLERS = {"coverage-list": "underwriting.api_coverage.lean_coverage"}
+LEAN_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class LeanAPIMiddleware:
+    """Answer the hot API calls before the middleware that serves pages and sessions.
+
+    A token-authenticated API call has no session, no messages, no language to pick for a page,
+    no two-factor step owed and no page to protect with a content security policy: the lean
+    handlers (`LEAN_API_HANDLERS`) answer their usual call here, after the security and size
+    checks, and enter the token's tenant scope themselves. Anything they do not answer (a
+    session, a bad token or parameter, an error to word) goes through the whole stack to DRF."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.handlers: dict[str, Callable[[HttpRequest], HttpResponse | None]] | None = None
+
+    def _handlers(self) -> dict[str, Callable[[HttpRequest], HttpResponse | None]]:
+        if self.handlers is None:  # the URLconf is not loaded yet when middleware is built
+            from django.urls import reverse
+            from django.utils.module_loading import import_string
+
+            self.handlers = {
+                reverse(name): import_string(path) for name, path in LEAN_API_HANDLERS.items()
+            }
+        return self.handlers
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_AUTHORIZATION" in request.META:
+            handler = self._handlers().get(request.path)
+            if handler is not None:
+                response = handler(request)
+                if response is not None:
+                    # A JSON answer: no page may frame it or load anything from it.
+                    response["X-Frame-Options"] = "DENY"
+                    response["Content-Security-Policy"] = (
+                        "default-src 'none'; frame-ancestors 'none'"
+                    )
+                    return response
+        return self.get_response(request)

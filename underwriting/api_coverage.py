@@ -1,12 +1,13 @@
 """The order-time coverage check, `GET /api/v1/coverage/`: an ERP calls it for every order.
 
-Two paths give the same answers. The lean one serves the usual call (a token, well-formed
-amounts and ids, JSON wanted, a contract and a buyer that exist): the token in one indexed
-statement, the cover in one prepared statement under the token's scope, the answer written as
-JSON by hand. Anything else (a session, a bad token or parameter, an unknown contract or
-buyer, the browsable API, HEAD or OPTIONS) goes through DRF, whose errors and content
-negotiation every other endpoint uses; `tests/underwriting/test_coverage_paths.py` compares
-the two paths and the pages' own coverage check.
+Two paths give the same answers. The lean one (`lean_coverage`, called by
+`portal.middleware.LeanAPIMiddleware` before the page and session middleware) serves the usual
+call (a token, well-formed amounts and ids, JSON wanted, a contract and a buyer that exist):
+the token in one indexed statement, the cover in one prepared statement under the token's
+scope, the answer written as JSON by hand. Anything else (a session, a bad token or parameter,
+an unknown contract or buyer, the browsable API, HEAD or OPTIONS) goes through DRF, whose
+errors and content negotiation every other endpoint uses;
+`tests/underwriting/test_coverage_paths.py` compares the two paths and the pages' own check.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.request import Request
@@ -29,7 +30,7 @@ from portal import policy
 from portal.api_base import ScopedGenericViewSet, api_user
 from portal.authentication import TokenAuthentication
 from portal.money import CENT, ZERO, money
-from portal.tenancy import activate_scope_for
+from portal.tenancy import policyholder_scope_for, tenant_scope
 from portal.timeutils import business_today
 from underwriting import selectors
 from underwriting.models import Guarantee
@@ -50,12 +51,6 @@ class CoverageViewSet(ScopedGenericViewSet):
 
     def scoped_queryset(self) -> QuerySet[Any]:
         return Guarantee.objects.none()
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        lean = lean_coverage(request)
-        if lean is not None:
-            return lean
-        return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(parameters=[CoverageQuerySerializer], responses=CoverageSerializer)
     def list(self, request: Request) -> Response:
@@ -126,11 +121,11 @@ def lean_coverage(request: HttpRequest) -> HttpResponse | None:
     if not policy.can_see_cover(user):
         return None
     request.user = user  # as DRF does, for what runs after the view
-    activate_scope_for(user)  # TenantScopeMiddleware restores its own scope afterwards
     on = business_today()
-    cover = selectors.cover_in_force(
-        buyer_id=buyer_id, contract_id=contract_id, policyholder_id=user.organisation_id, on=on
-    )
+    with tenant_scope(policyholder_scope_for(user)):
+        cover = selectors.cover_in_force(
+            buyer_id=buyer_id, contract_id=contract_id, policyholder_id=user.organisation_id, on=on
+        )
     if cover.contract_id is None or not cover.buyer_exists:
         return None
     answer = coverage_answer(

@@ -101,6 +101,16 @@ def test_both_paths_answer_what_the_pages_check_answers(
     assert lean["Content-Type"] == drf["Content-Type"] == "application/json"
 
 
+def test_the_usual_call_skips_the_page_middleware(world: World, buyers: dict[str, Buyer]) -> None:
+    """No session, language or page policy for an ERP's call: a strict policy of its own."""
+    client = token_client(world.alice.credit_manager)
+    answer = client.get(f"/api/v1/coverage/?buyer={buyers['seasonal'].pk}&order_amount=1")
+    assert answer["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert answer["X-Frame-Options"] == "DENY"
+    assert "Content-Language" not in answer and not answer.cookies
+    assert answer.wsgi_request.user == world.alice.credit_manager
+
+
 def test_the_figures_are_the_periods_in_force_today(world: World, buyers: dict[str, Buyer]) -> None:
     client = token_client(world.alice.credit_manager)
     today = business_today()
