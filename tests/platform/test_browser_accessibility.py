@@ -24,7 +24,7 @@ from pytest_django.live_server_helper import LiveServer
 from portal.models import Role, User
 from tests.support.browser import sign_in
 from tests.support.claims import covered_buyer, declared, recently_due, unpaid
-from tests.support.factories import PASSWORD, BuyerFactory
+from tests.support.factories import PASSWORD, BuyerFactory, siren_for
 from tests.support.studies import buyer_row, study_at
 from tests.support.underwriting import objects_for
 from tests.support.world import World
@@ -132,7 +132,7 @@ def arranged(world: World) -> Arranged:
         covered_buyer(world.alice),
         unpaid("F-A11Y-1", "25000", delivered=recently_due()),
     )
-    study = study_at(world, "draft", buyer_row(1), tenant=world.alice)
+    study = study_at(world, "draft", buyer_row(siren_for(901)), tenant=world.alice)
     invoice = _an_invoice(world)
     # Playwright's greenlet would otherwise hold this connection past the end of the test.
     connection.close()

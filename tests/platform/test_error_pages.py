@@ -4,6 +4,8 @@ database, which may be what failed."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import OperationalError, connection
@@ -169,7 +171,7 @@ def test_the_500_page_renders_with_the_database_down(world: World) -> None:
     request = RequestFactory().get("/portal/")
     # As the middleware leaves it: a user loaded on first use, which would need the database.
     user_id = world.alice.credit_manager.pk
-    request.user = SimpleLazyObject(lambda: User.objects.get(pk=user_id))
+    request.user = cast(User, SimpleLazyObject(lambda: User.objects.get(pk=user_id)))
     with connection.execute_wrapper(refuse):
         response = views_errors.server_error(request)
 
