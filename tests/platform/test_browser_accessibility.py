@@ -67,18 +67,27 @@ class Findings:
     pages: int = 0
 
     def check(
-        self, page: Page, label: str, *, within: str | None = None, errors: bool = False
+        self,
+        page: Page,
+        label: str,
+        *,
+        within: str | None = None,
+        errors: bool = False,
+        status: int | None = None,
     ) -> None:
         """axe over the page (or the part `within` selects), once htmx has filled it in; with
-        `errors`, the page must show an error message (a form's error state)."""
+        `errors`, the page must show an error message (a form's error state); an error page
+        says which `status` it answers."""
         from axe_playwright_python.sync_playwright import Axe
 
         page.wait_for_load_state()
         page.wait_for_function("() => !document.querySelector('.htmx-request')")
         where = f"{label} {urlsplit(page.url).path}" + (f" {within}" if within else "")
-        status = page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStatus")
-        if status >= 500 or status in (403, 404):
-            self.broken[where] = status
+        answered = page.evaluate(
+            "() => performance.getEntriesByType('navigation')[0].responseStatus"
+        )
+        if answered != status and (answered >= 500 or answered in (403, 404)):
+            self.broken[where] = answered
         if errors and not page.locator(ERROR_MESSAGES).count():
             self.broken[where] = "no error message shown"
         results = Axe().run(
@@ -269,6 +278,8 @@ def test_form_error_states_have_no_wcag_violation(
             switch_language(page, language)
         submit_invalid(page, "form:has(#id_password)", **{"#id_username": "x", "#id_password": "y"})
         findings.check(page, f"anonymous {language} login", errors=True)
+        page.goto(f"{base}/no-such-page/")
+        findings.check(page, f"anonymous {language} 404", status=404)
         context.close()
 
         context, page = signed_in(chromium, base, world.alice.credit_manager)
@@ -276,6 +287,9 @@ def test_form_error_states_have_no_wcag_violation(
             switch_language(page, language)
         label = f"credit_manager {language}"
         contract, buyer = arranged.contract_id, arranged.buyer_id
+        # The error page of a signed-in user (menu, ways back).
+        page.goto(f"{base}/no-such-page/")
+        findings.check(page, f"{label} 404", status=404)
         # The buyer search with an invalid SIREN.
         page.goto(f"{base}/contracts/{contract}/buyers/?q=123456789")
         findings.check(page, f"{label} buyer search")
@@ -316,7 +330,7 @@ def test_form_error_states_have_no_wcag_violation(
         findings.check(page, f"finance_ops {language} bank statement", errors=True)
         context.close()
 
-    assert findings.pages == 16
+    assert findings.pages == 20
     assert (findings.violations, findings.broken) == ({}, {}), findings.report()
 
 
