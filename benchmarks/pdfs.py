@@ -10,12 +10,16 @@ ten times over (same template, same code path, only the lines differ).
 The whole-month figures run real Celery workers (`celery worker -P solo`, one process each) on
 the `pdf` queue, fed as production feeds them: `invoice_pdfs_fan_out`, batch tasks of
 PDF_BATCH invoices that render and store. BENCH_PDF_MONTH_SAMPLE invoices are rendered (default
-1 000; 0: every invoice of the month) and the month is projected at the measured pace.
+1 000; 0: every invoice of the month) and the month is projected at the measured pace. The
+machine is shared: beside the wall-clock figures, the renders' CPU time (`cpu_median`; the
+workers' CPU per PDF) and the month it implies with each worker on a core of its own
+(`_cpu_bound`), and the load average the figures were taken under.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import time
 from collections.abc import Iterator
@@ -75,6 +79,9 @@ def _month_figures(policyholder: Organisation, month: date, workers: int) -> Ite
         ids = ids[:MONTH_SAMPLE] if MONTH_SAMPLE else ids
         InvoicePdf.objects.filter(invoice__in=invoices).delete()  # left by the other figure
     _purge("pdf")
+    # The workers are this process's children, waited for when `_workers` stops them: their CPU
+    # time (start-up included; PostgreSQL's not) is what the renders cost on a machine not shared.
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with _workers(workers, "pdf"):
         start = time.perf_counter()
         services.invoice_pdfs_fan_out(invoice_ids=ids)
@@ -87,6 +94,11 @@ def _month_figures(policyholder: Organisation, month: date, workers: int) -> Ite
             assert time.monotonic() < deadline, f"{stored} of {len(ids)} PDFs stored"
             time.sleep(0.2)
         seconds = time.perf_counter() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = sum(
+        getattr(children, field) - getattr(children_before, field)
+        for field in ("ru_utime", "ru_stime")
+    )
     with scopes_disabled():  # stored once each, and the bytes are the render's
         assert InvoicePdf.objects.filter(invoice_id__in=ids).count() == len(ids)
         sample = Invoice.objects.select_related("contract", "pdf").get(pk=ids[-1])
@@ -101,6 +113,10 @@ def _month_figures(policyholder: Organisation, month: date, workers: int) -> Ite
     measured = len(ids) == month_invoices
     minutes = (seconds if measured else month_invoices / per_second) / 60
     yield f"{prefix}.month_{month_invoices}_pdfs{'' if measured else '_projected'}", minutes, "min"
+    yield f"{prefix}.worker_cpu_per_pdf", cpu_seconds / len(ids), "s"
+    # The month at that CPU cost with each worker on a core of its own (the machine not shared).
+    idle_minutes = month_invoices * cpu_seconds / len(ids) / min(workers, os.cpu_count() or 1) / 60
+    yield f"{prefix}.month_{month_invoices}_pdfs_cpu_bound", idle_minutes, "min"
 
 
 @benchmark("pdfs")
