@@ -41,7 +41,7 @@ import django_filters  # type: ignore[import-untyped]  # no stubs published
 import django_tables2 as tables  # type: ignore[import-untyped]
 from django import forms
 from django.contrib import messages
-from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -177,6 +177,15 @@ def policyholder_filter() -> django_filters.ModelChoiceFilter:
 # ------------------------------------------------------------------------------------ page
 
 
+class CountedPaginator(Paginator):
+    """A paginator told the number of rows: on a large list, each full scan counts."""
+
+    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if known_count is not None:
+            self.__dict__["count"] = known_count  # `count` is a cached property
+
+
 class ListPage:
     """One list as a request sees it: filtered, sorted, paginated, with its totals."""
 
@@ -216,14 +225,18 @@ class ListPage:
         form = self.filterset.form
         return any(form.data.get(name) for name in form.fields) if form.is_bound else False
 
-    def paginate(self) -> None:
+    def paginate(self, *, count: int | None = None) -> None:
+        """The requested page (the first for a bad number, the last past the end); `count`,
+        when the totals counted the rows already, spares the paginator its own COUNT."""
+        options: dict[str, Any] = {"paginator_class": CountedPaginator, "known_count": count}
         page = self.request.GET.get(self.table.page_field) or 1
         try:
-            self.table.paginate(page=page, per_page=PER_PAGE)
+            self.table.paginate(page=page, per_page=PER_PAGE, **options)
         except PageNotAnInteger:
-            self.table.paginate(page=1, per_page=PER_PAGE)
+            self.table.paginate(page=1, per_page=PER_PAGE, **options)
         except EmptyPage:
-            self.table.paginate(page=self.table.paginator.num_pages, per_page=PER_PAGE)
+            last = self.table.paginator.num_pages
+            self.table.paginate(page=last, per_page=PER_PAGE, **options)
 
     def totals(self) -> dict[str, Any]:
         """The count and each amount column's sum over the filtered set, in one query."""
@@ -238,8 +251,8 @@ class ListPage:
         }
 
     def context(self) -> dict[str, Any]:
-        self.paginate()
         totals = self.totals() if self.totals_spec else None
+        self.paginate(count=totals["count"] if totals else None)
         return {
             "table": self.table,
             "filter": self.filterset,
