@@ -68,9 +68,10 @@ BOOK_VARIABLE = "BENCH_BILLING_BOOK"
 WORKERS = (1, 2)  # worker processes of the whole-month figures
 ANCHOR_TARGET = 1.5  # the run at most 1.5× the bare INSERT … SELECT of its lines
 # PDFs of the whole-month figures: a sample of this many invoices (BENCH_PDF_SAMPLE; 0: every
-# invoice of the month, hours at today's render times), the rest estimated at its pace.
+# invoice of the month, hours at today's render times), the rest estimated at its pace. They
+# are enqueued in batches of `billing.services.pdfs.PDF_BATCH` (50): the default sample keeps
+# two workers busy.
 PDF_SAMPLE = int(os.environ.get("BENCH_PDF_SAMPLE", "100"))
-PDF_TASK_SIZE = 10  # invoices per render task of the sample
 
 
 def _bench_siren(index: int) -> str:
@@ -452,19 +453,17 @@ def _wait_finished(run_id: uuid.UUID, timeout: float) -> BillingRun:
 
 def _pdf_sample(policyholder: Organisation, month: date, workers: int) -> tuple[int, float]:
     """Render and store the PDFs of PDF_SAMPLE invoices (every invoice with 0) through the
-    render task, on `workers` PDF worker processes; (rendered, seconds)."""
+    batch render tasks (`invoice_pdfs_fan_out`), on `workers` PDF worker processes;
+    (rendered, seconds)."""
     with scopes_disabled():
         invoices = Invoice.objects.filter(policyholder=policyholder, month=month).order_by(
             "sequence"
         )
         ids = [str(pk) for pk in invoices.values_list("pk", flat=True)]
         ids = ids[:PDF_SAMPLE] if PDF_SAMPLE else ids
-    from billing.tasks import invoice_render_pdfs
-
     with _workers(workers, "pdf"):
         start = time.perf_counter()
-        for begin in range(0, len(ids), PDF_TASK_SIZE):
-            invoice_render_pdfs.delay(invoice_ids=ids[begin : begin + PDF_TASK_SIZE])
+        services.invoice_pdfs_fan_out(invoice_ids=ids)  # batches of PDF_BATCH, as the run's
         deadline = time.monotonic() + 4 * 3600
         while True:
             with scopes_disabled():
