@@ -177,3 +177,18 @@ def test_the_500_page_renders_with_the_database_down(world: World) -> None:
 
     assert response.status_code == 500
     assert in_layout(response.content.decode())
+
+
+def test_the_sign_in_lockout_is_a_429_in_the_layout(world: World) -> None:
+    client = Client()
+    user = world.alice.credit_manager
+    for _ in range(5):  # AXES_FAILURE_LIMIT
+        client.post("/login/", {"username": user.username, "password": "wrong"})
+
+    locked = client.post("/login/", {"username": user.username, "password": "wrong"})
+
+    assert locked.status_code == 429
+    html = locked.content.decode()
+    assert in_layout(html)
+    assert "Trop de tentatives" in html
+    assert 'data-testid="error-home"' in html
