@@ -10,17 +10,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 from uuid import UUID
 
+from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import QuerySet, Sum
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
+from knox.models import AuthToken
 
-from portal import sql
+from portal import rls, sql
+from portal.authentication import token_from_row, token_statement, token_width
 from portal.errors import RuleViolation
-from portal.models import User
+from portal.models import OrganisationKind, User
 from portal.timeutils import business_today
 from underwriting.identifiers import parse_company_id
 from underwriting.models import (
@@ -143,7 +147,11 @@ def cover_in_force(
     row = sql.fetch_one(
         _NAMED_CONTRACT if contract_id else _ACTIVE_CONTRACT, params, tenant_rows=True
     )
-    if row is None:
+    return _cover(row)
+
+
+def _cover(row: Any) -> CoverInForce:
+    if row is None or row[0] is None:
         return CoverInForce(None, False, ZERO, ZERO, None, None, False)
     contract, buyer_exists, primary, top_up, exposure, upper, in_force = row
     return CoverInForce(
@@ -155,6 +163,61 @@ def cover_in_force(
         valid_until=(upper - timedelta(days=1)) if upper else None,
         in_force=in_force,
     )
+
+
+@cache
+def _cover_with_token_statements() -> dict[bool, str]:
+    """The token's statement with the cover on its policyholder's own contract read in it
+    (keyed by whether a contract is named): one round trip for an ERP's usual call."""
+    own = "c.policyholder_id = u.organisation_id AND o.kind = %(policyholder_kind)s"
+    return {
+        named: token_statement(
+            also_select=", cover.*",
+            also_join=" LEFT JOIN LATERAL ("
+            + _COVER_SQL.format(
+                contract=f"{own} AND c.id = %(contract)s"
+                if named
+                else f"{own} AND c.status = %(active)s"
+            )
+            + ") cover ON true",
+        )
+        for named in (True, False)
+    }
+
+
+def cover_in_force_with_token(
+    *, digest: str, buyer_id: UUID, contract_id: UUID | None, on: date
+) -> tuple[User, AuthToken, CoverInForce | None] | None:
+    """The API token whose digest is `digest`, its user, and, in the same statement, the cover
+    `cover_in_force` would read for a policyholder's user (None when it does not apply, or when
+    the statement did not run under that user's scope).
+
+    The statement runs before the user, hence the scope, is known: it reads the cover under the
+    row-level-security setting the connection already has, which an ERP's previous call on the
+    same connection left at its own policyholder. The cover counts only when that setting was
+    the user's own scope (or when the role is exempt); it is limited to the user's own
+    organisation's contracts in SQL either way. The caller checks the token (`token_check`)."""
+    statement = _cover_with_token_statements()[contract_id is not None]
+    params = {
+        "digest": digest,
+        "buyer": buyer_id,
+        "on": on,
+        "everyone": True,  # the statement itself keeps to the user's own contracts
+        "scope": [],
+        "contract": contract_id,
+        "active": ContractStatus.ACTIVE.value,
+        "policyholder_kind": OrganisationKind.POLICYHOLDER.value,
+    }
+    row = sql.fetch_one(statement, params, tenant_rows=False)
+    if row is None:
+        return None
+    user, token = token_from_row(row)
+    if getattr(connection, rls.ENFORCED_ATTR, False) and getattr(
+        connection, rls.SETTING_ATTR, None
+    ) != str(user.organisation_id):
+        return user, token, None
+    cover = _cover(row[token_width() :])
+    return user, token, cover if cover.contract_id is not None else None
 
 
 def guarantee_history(*, contract: Contract, buyer: Buyer) -> QuerySet[Guarantee]:

@@ -123,14 +123,57 @@ def test_the_figures_are_the_periods_in_force_today(world: World, buyers: dict[s
     assert ended.json()["total"] == "0.00" and ended.json()["exposure"] is None
 
 
-def test_the_usual_call_costs_two_statements(world: World, buyers: dict[str, Buyer]) -> None:
-    """The token with its user, then the cover: no ORM query, no scope setting sent twice."""
+def test_the_usual_call_costs_one_statement(world: World, buyers: dict[str, Buyer]) -> None:
+    """The token with its user and the cover, read together once the connection's scope
+    setting is the token's (after the ERP's first call): no ORM query, no setting sent."""
     client = token_client(world.alice.credit_manager)
     path = f"/api/v1/coverage/?buyer={buyers['seasonal'].pk}&order_amount=1"
     client.get(path)
     with CaptureQueriesContext(connection) as queries:
-        assert client.get(path).status_code == 200
-    assert len(queries) == 2, [query["sql"][:80] for query in queries]
+        assert client.get(path).json()["total"] == "80000.00"
+    assert len(queries) == 1, [query["sql"][:80] for query in queries]
+
+
+def test_a_call_after_another_tenants_reads_under_its_own_scope(
+    world: World, buyers: dict[str, Buyer]
+) -> None:
+    """The connection's setting is still bob's when alice's call reads its cover: that read is
+    not used, the cover is read again under alice's scope (and never shows bob's)."""
+    alice, bob = token_client(world.alice.credit_manager), token_client(world.bob.credit_manager)
+    buyer = buyers["seasonal"].pk
+    for _ in range(2):
+        assert bob.get(f"/api/v1/coverage/?buyer={buyer}&order_amount=1").json()["total"] == (
+            "0.00"
+        )
+        answer = alice.get(f"/api/v1/coverage/?buyer={buyer}&order_amount=1").json()
+        assert answer["total"] == "80000.00"
+        assert answer["contract"] == str(world.alice.contract.pk)
+
+
+def test_insurer_staff_read_a_clients_cover_on_the_named_contract(
+    world: World, buyers: dict[str, Buyer]
+) -> None:
+    arbiter = token_client(world.staff["arbiter"])
+    buyer = buyers["reduced"]
+    query = f"buyer={buyer.pk}&order_amount=5000&contract={world.alice.contract.pk}"
+    lean, drf = both_paths(arbiter, query)
+    assert lean.json() == drf.json() == pages_answer(world.alice, buyer, "5000", "0")
+    assert lean.json()["top_up"] == "20000.00"
+
+
+def test_an_expired_token_is_refused_and_deleted(world: World, buyers: dict[str, Buyer]) -> None:
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    client = token_client(world.alice.credit_manager)
+    path = f"/api/v1/coverage/?buyer={buyers['seasonal'].pk}&order_amount=1"
+    assert client.get(path).status_code == 200
+    AuthToken.objects.filter(user=world.alice.credit_manager).update(
+        expiry=timezone.now() - timedelta(seconds=1)
+    )
+    answer = client.get(path)
+    assert answer.status_code == 401 and "80000" not in answer.content.decode()
+    assert not AuthToken.objects.filter(user=world.alice.credit_manager).exists()
 
 
 def test_another_tenant_sees_its_own_cover_and_not_alices_contract(
