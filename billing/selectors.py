@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -23,6 +24,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from billing.models import BillingRun, Invoice, InvoiceKind, Payment, PaymentStatus
@@ -137,14 +139,72 @@ def invoice_with_balance(*, invoice_id: Any) -> Any:
     return with_balance(invoices_visible()).get(pk=invoice_id)
 
 
-def filter_by_status(queryset: QuerySet[Invoice], status: str) -> QuerySet[Any]:
+def _balances_sql(invoices: QuerySet[Invoice]) -> tuple[str, list[Any]]:
+    """SQL listing `id, kind, due_on, total, paid, credited, balance` for `invoices`, each sum
+    aggregated once per table and hash-joined (the correlated sums of `with_balance` cost a
+    lookup per invoice per mention: seconds over a book of 120 000 invoices, where this takes
+    a fraction). Every part is built from the scoped managers, so it sees what they see."""
+    inner, inner_params = (
+        invoices.order_by().values("id", "kind", "due_on", "total").query.sql_with_params()
+    )
+    paid, paid_params = (
+        Payment.objects.order_by()
+        .values("invoice_id")
+        .annotate(s=Sum("amount"))
+        .values("invoice_id", "s")
+        .query.sql_with_params()
+    )
+    notes, notes_params = (
+        Invoice.objects.filter(credits__isnull=False)
+        .order_by()
+        .values("credits_id")
+        .annotate(s=Sum("total"))
+        .values("credits_id", "s")
+        .query.sql_with_params()
+    )
+    sql = f"""
+        SELECT i.id, i.kind, i.due_on, i.total, COALESCE(p.s, 0) AS paid,
+               -COALESCE(c.s, 0) AS credited,
+               CASE WHEN i.kind = 'invoice' THEN i.total + COALESCE(c.s, 0) - COALESCE(p.s, 0)
+                    ELSE 0 END AS balance
+          FROM ({inner}) AS i
+          LEFT JOIN ({paid}) AS p ON p.invoice_id = i.id
+          LEFT JOIN ({notes}) AS c ON c.credits_id = i.id
+    """  # noqa: S608 - only Django-compiled SQL is interpolated; values are bound
+    return sql, [*inner_params, *paid_params, *notes_params]
+
+
+_STATUS_CONDITIONS = {
+    PaymentStatus.PAID: "kind = 'invoice' AND balance <= 0",
+    PaymentStatus.PARTLY_PAID: "kind = 'invoice' AND balance > 0 AND (paid > 0 OR credited > 0)",
+    PaymentStatus.UNPAID: "kind = 'invoice' AND balance > 0 AND paid = 0 AND credited = 0",
+    "open": "kind = 'invoice' AND balance > 0",
+    "overdue": "kind = 'invoice' AND balance > 0 AND due_on < %s",
+}
+
+
+def filter_by_status(queryset: QuerySet[Any], status: str) -> QuerySet[Any]:
     """`status`: a `PaymentStatus` value, "overdue", or "open" (unpaid or partly paid)."""
-    annotated = with_balance(queryset)
-    if status == "overdue":
-        return annotated.filter(overdue=True)
-    if status == "open":
-        return annotated.filter(kind=InvoiceKind.INVOICE, balance__gt=0)
-    return annotated.filter(payment_status=status)
+    balances, params = _balances_sql(Invoice.objects.all())
+    condition = _STATUS_CONDITIONS[status]
+    if "%s" in condition:
+        params = [*params, business_today()]
+    query = f"SELECT id FROM ({balances}) AS b WHERE {condition}"  # noqa: S608 - see _balances_sql
+    ids = RawSQL(query, params)  # noqa: S611 - see _balances_sql
+    return queryset.filter(pk__in=ids)
+
+
+def balance_totals(invoices: QuerySet[Any]) -> dict[str, Any]:
+    """Count, Σ total, Σ paid and Σ balance of `invoices`, in one query."""
+    balances, params = _balances_sql(invoices)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(total), 0), COALESCE(SUM(paid), 0), "  # noqa: S608
+            f"COALESCE(SUM(balance), 0) FROM ({balances}) AS b",
+            params,
+        )
+        count, total, paid, balance = cursor.fetchone()
+    return {"count": count, "total": total, "paid": paid, "balance": balance}
 
 
 def payments_of(invoice: Invoice) -> QuerySet[Payment]:
@@ -152,18 +212,22 @@ def payments_of(invoice: Invoice) -> QuerySet[Payment]:
 
 
 def open_invoice_figures() -> dict[str, dict[str, Any]]:
-    """Count and amount due of the unpaid (balance left, not yet due or due) and the overdue
-    invoices in the active scope."""
-    annotated = with_balance(invoices_visible()).filter(kind=InvoiceKind.INVOICE, balance__gt=0)
-    figures = annotated.order_by().aggregate(
-        open_count=Count("pk"),
-        open_amount=Sum("balance"),
-        overdue_count=Count("pk", filter=Q(overdue=True)),
-        overdue_amount=Sum("balance", filter=Q(overdue=True)),
-    )
+    """Count and amount due of the invoices with a balance (unpaid or partly paid) and of the
+    overdue ones, in the active scope, in one query."""
+    balances, params = _balances_sql(invoices_visible().filter(kind=InvoiceKind.INVOICE))
+    today = business_today()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT COUNT(*), COALESCE(SUM(balance), 0),
+                       COUNT(*) FILTER (WHERE due_on < %s),
+                       COALESCE(SUM(balance) FILTER (WHERE due_on < %s), 0)
+                  FROM ({balances}) AS b WHERE balance > 0""",  # noqa: S608 - see _balances_sql
+            [today, today, *params],
+        )
+        open_count, open_amount, overdue_count, overdue_amount = cursor.fetchone()
     return {
-        "open": {"count": figures["open_count"], "amount": figures["open_amount"] or 0},
-        "overdue": {"count": figures["overdue_count"], "amount": figures["overdue_amount"] or 0},
+        "open": {"count": open_count, "amount": open_amount},
+        "overdue": {"count": overdue_count, "amount": overdue_amount},
     }
 
 

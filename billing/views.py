@@ -30,7 +30,7 @@ from billing.services.payments import LineVerdict
 from portal import policy
 from portal.errors import DomainError, RuleViolation
 from portal.forms import apply_domain_error
-from portal.listing import ListPage, list_page
+from portal.listing import list_page
 from portal.models import User
 from portal.money import eur
 from portal.policy import page_requires
@@ -125,7 +125,7 @@ def _month_filtered(request: HttpRequest, *, tell: bool) -> tuple[QuerySet[Invoi
 def invoice_list(request: HttpRequest) -> HttpResponse:
     """Search, filters (payment status, overdue, month, policyholder) kept in the URL, sort by
     each column, totals of total / paid / balance, CSV and XLSX of what is filtered."""
-    page = ListPage(
+    page = tables.InvoiceListPage(
         request,
         queryset=selectors.with_balance(selectors.invoices_visible()),
         table_class=tables.InvoiceTable,

@@ -38,8 +38,7 @@ def invoices_to_remind(*, today: date) -> list[str]:
     )
     return [
         str(pk)
-        for pk in selectors.with_balance(invoices)
-        .filter(balance__gt=0)
+        for pk in selectors.filter_by_status(invoices, "open")
         .order_by("due_on", "number")
         .values_list("pk", flat=True)
     ]

@@ -95,7 +95,22 @@ def test_a_credit_note_reduces_the_balance_due(world: World) -> None:
                 reference="",
                 actor=ops,
             )
-        services.credit_note_issue(invoice=invoice, amount=Decimal("50"), reason="solde", actor=ops)
+        # Payments and several credit notes together: each counted once.
+        services.payment_record(
+            invoice=invoice,
+            received_on=business_today(),
+            amount=Decimal("4.50"),
+            reference="",
+            actor=ops,
+        )
+        services.credit_note_issue(invoice=invoice, amount=Decimal("20"), reason="x", actor=ops)
+        seen = selectors.invoice_with_balance(invoice_id=invoice.pk)
+        assert (seen.paid, seen.credited, seen.balance) == (
+            Decimal("4.50"),
+            Decimal("32.70"),
+            Decimal("28.20"),
+        )
+        services.credit_note_issue(invoice=invoice, amount=Decimal("25.87"), reason="y", actor=ops)
         assert selectors.invoice_with_balance(invoice_id=invoice.pk).payment_status == "paid"
 
 
