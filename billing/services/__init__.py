@@ -4,7 +4,7 @@
 was lost). Same convention as every app: see the README."""
 
 from billing.services.credit_notes import credit_note_amounts, credit_note_issue
-from billing.services.invoices import invoice_issue, invoice_pdf_store
+from billing.services.invoices import invoice_issue
 from billing.services.payments import (
     bank_statement_import,
     bank_statement_verdicts,
@@ -12,6 +12,7 @@ from billing.services.payments import (
 )
 from billing.services.pdfs import (
     PDF_BATCH,
+    invoice_pdf_store,
     invoice_pdfs_fan_out,
     invoice_pdfs_store,
     invoice_pdfs_sweep,

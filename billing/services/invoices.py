@@ -14,7 +14,6 @@ side by side and take turns only to number and write the invoices themselves.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -35,7 +34,6 @@ from billing.models import (
     Invoice,
     InvoiceKind,
     InvoiceNumberSequence,
-    InvoicePdf,
 )
 from billing.premium import ZERO, days_in, invoice_totals, month_after, month_first
 from portal.errors import RuleViolation
@@ -318,41 +316,3 @@ def invoice_issue(
         actor=actor,
     )
     return issued[0] if issued else None
-
-
-def invoice_pdf_store(*, invoice: Invoice) -> InvoicePdf:
-    """Render the PDF of `invoice` once and store it; later calls return the stored bytes.
-
-    Renderers of one invoice take turns on its row (`FOR NO KEY UPDATE`: issuing a credit note
-    against it, which only references it, is not held up), so the after-commit kick, the sweep
-    and a first download racing each other render it once: the others find it stored.
-    """
-    from billing.pdf import invoice_pdf_render
-
-    existing = InvoicePdf.objects.filter(invoice=invoice).first()
-    if existing is not None:
-        return existing
-    with transaction.atomic():
-        list(
-            Invoice.objects.select_for_update(no_key=True)
-            .filter(pk=invoice.pk)
-            .values_list("pk", flat=True)
-        )
-        existing = InvoicePdf.objects.filter(invoice=invoice).first()
-        if existing is not None:
-            return existing
-        content = invoice_pdf_render(invoice=invoice)
-        # The unique invoice is the backstop: a conflicting row would be the same bytes.
-        InvoicePdf.objects.bulk_create(
-            [
-                InvoicePdf(
-                    policyholder_id=invoice.policyholder_id,
-                    invoice=invoice,
-                    content=content,
-                    sha256=hashlib.sha256(content).hexdigest(),
-                    rendered_at=timezone.now(),
-                )
-            ],
-            ignore_conflicts=True,
-        )
-    return InvoicePdf.objects.get(invoice=invoice)

@@ -7,22 +7,23 @@ month-end group of 200 invoices fans out as independent batch tasks of PDF_BATCH
 redoes little. A kick can be lost: the process killed between commit and enqueue, the broker down
 or restarted without its queue. Beat then finds the invoices and credit notes issued more than a
 grace period ago with no stored PDF and enqueues their renders, a bounded number per sweep, in
-batches; rendering stores each PDF once (`invoice_pdf_store`), so a render enqueued twice costs
-nothing: a batch skips what is already stored.
+batches; rendering stores each PDF once (under the invoice's row lock), so a render enqueued
+twice costs nothing: a batch skips what is already stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from billing.models import Invoice
-from billing.services.invoices import invoice_pdf_store
+from billing.models import Invoice, InvoicePdf
 from portal.tenancy import tenant_scope
 
 # The after-commit kick renders a group within seconds of its commit: the sweep leaves it that.
@@ -76,10 +77,55 @@ def invoice_pdfs_fan_out(*, invoice_ids: Sequence[str]) -> int:
     return len(batches)
 
 
+def _render_and_store(invoice: Invoice) -> bool:
+    """Render and store the PDF of `invoice` unless it is stored; True when this call stored it.
+
+    Renderers of one invoice take turns on its row (`FOR NO KEY UPDATE`: issuing a credit note
+    against it, which only references it, is not held up), so the after-commit kick, the sweep
+    and a first download racing each other render it once: the others find it stored.
+    """
+    from billing.pdf import invoice_pdf_render
+
+    with transaction.atomic():
+        list(
+            Invoice.objects.select_for_update(no_key=True)
+            .filter(pk=invoice.pk)
+            .values_list("pk", flat=True)
+        )
+        if InvoicePdf.objects.filter(invoice=invoice).exists():
+            return False
+        content = invoice_pdf_render(invoice=invoice)
+        # The unique invoice is the backstop: a conflicting row would be the same bytes.
+        InvoicePdf.objects.bulk_create(
+            [
+                InvoicePdf(
+                    policyholder_id=invoice.policyholder_id,
+                    invoice=invoice,
+                    content=content,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    rendered_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    return True
+
+
+def invoice_pdf_store(*, invoice: Invoice) -> InvoicePdf:
+    """Render the PDF of `invoice` once and store it; later calls return the stored bytes."""
+    existing = InvoicePdf.objects.filter(invoice=invoice).first()
+    if existing is None:
+        _render_and_store(invoice)
+        existing = InvoicePdf.objects.get(invoice=invoice)
+    return existing
+
+
 def invoice_pdfs_store(*, invoice_ids: Sequence[str | UUID]) -> int:
     """Render and store the PDFs of `invoice_ids` not stored yet, each in its policyholder's
-    scope; returns how many were without a PDF. Idempotent: a PDF stored meanwhile (by another
-    batch, the sweep, a download) is found under the invoice's row lock and kept."""
+    scope; returns how many this call stored. Idempotent: a PDF stored meanwhile (by another
+    batch, the sweep, a download) is found under the invoice's row lock and kept. The batch
+    neither reads the stored bytes back nor looks for them before the lock: it chose invoices
+    without a PDF."""
     with scopes_disabled():  # the tenants are not known before the invoices are read
         owners = Invoice.objects.filter(pk__in=invoice_ids, pdf__isnull=True).values_list(
             "pk", "policyholder_id"
@@ -87,6 +133,7 @@ def invoice_pdfs_store(*, invoice_ids: Sequence[str | UUID]) -> int:
         by_policyholder: dict[UUID, list[UUID]] = defaultdict(list)
         for invoice_id, policyholder_id in owners:
             by_policyholder[policyholder_id].append(invoice_id)
+    stored = 0
     for policyholder_id, ids in sorted(by_policyholder.items()):
         with tenant_scope([policyholder_id]):
             invoices = (
@@ -94,6 +141,5 @@ def invoice_pdfs_store(*, invoice_ids: Sequence[str | UUID]) -> int:
                 .select_related("contract", "credits")
                 .order_by("issued_at", "pk")
             )
-            for invoice in invoices:
-                invoice_pdf_store(invoice=invoice)
-    return sum(len(ids) for ids in by_policyholder.values())
+            stored += sum(_render_and_store(invoice) for invoice in invoices)
+    return stored
