@@ -15,12 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from claims import selectors
 from claims.models import ClaimStatus
 from portal.listing import (
-    DATE_INPUT,
     DayColumn,
     ListFilterSet,
     ListTable,
     MoneyColumn,
     NumberColumn,
+    StatusColumn,
+    choice_filter,
+    day_filter,
     policyholder_filter,
 )
 
@@ -34,22 +36,10 @@ class ClaimFilterSet(ListFilterSet):
             attrs={"placeholder": _("n° de sinistre, acheteur, SIREN, facture")}
         ),
     )
-    status = django_filters.ChoiceFilter(
-        label=_("Statut"), choices=ClaimStatus.choices, empty_label=_("Tous")
-    )
+    status = choice_filter(_("Statut"), ClaimStatus.choices)
     policyholder = policyholder_filter()
-    declared_from = django_filters.DateFilter(
-        label=_("Déclaré depuis le"),
-        field_name="declared_at__date",
-        lookup_expr="gte",
-        widget=DATE_INPUT,
-    )
-    declared_to = django_filters.DateFilter(
-        label=_("Déclaré jusqu'au"),
-        field_name="declared_at__date",
-        lookup_expr="lte",
-        widget=DATE_INPUT,
-    )
+    declared_from = day_filter(_("Déclaré depuis le"), on="declared_at", lookup="gte")
+    declared_to = day_filter(_("Déclaré jusqu'au"), on="declared_at", lookup="lte")
 
     def search_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         # The claims' own search: number, buyer name, SIREN or VAT number, invoice number.
@@ -66,7 +56,7 @@ class ClaimTable(ListTable):
     )
     policyholder = tables.Column(verbose_name=_("Assuré"), accessor="policyholder__name")
     buyer = tables.Column(verbose_name=_("Acheteur"), accessor="buyer__name")
-    status = tables.Column(verbose_name=_("Statut"))
+    status = StatusColumn(verbose_name=_("Statut"), css_prefix="claim")
     declared_at = DayColumn(verbose_name=_("Déclaré le"))
     invoice_count = NumberColumn(verbose_name=_("Factures"))
     invoice_total = MoneyColumn(verbose_name=_("Montant déclaré"))
@@ -76,12 +66,6 @@ class ClaimTable(ListTable):
         return format_html('{} <span class="muted">{}</span>', value, record.buyer.identifier)
 
     def value_buyer(self, value: str) -> str:
-        return value
-
-    def render_status(self, value: str, record: Any) -> str:
-        return format_html('<span class="badge claim-{}">{}</span>', record.status, value)
-
-    def value_status(self, value: str) -> str:
         return value
 
 

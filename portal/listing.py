@@ -35,7 +35,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import django_filters  # type: ignore[import-untyped]  # no stubs published
 import django_tables2 as tables  # type: ignore[import-untyped]
@@ -58,7 +58,11 @@ from portal.money import eur, grouped
 from portal.timeutils import business_today
 from studies.exports import french_decimal, spreadsheet_safe, xlsx_cell
 
+if TYPE_CHECKING:  # a development dependency
+    from django_stubs_ext import StrOrPromise
+
 PER_PAGE = 50
+_ALL = gettext_lazy("Tous")
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 EXPORT_CHUNK = 2000
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -115,6 +119,22 @@ def _day(value: date | datetime) -> date:
     return value
 
 
+class StatusColumn(tables.Column):
+    """A status as its badge (`badge <prefix>-<status>`, styled per status); text in exports."""
+
+    def __init__(self, *args: Any, css_prefix: str, **kwargs: Any) -> None:
+        self.css_prefix = css_prefix
+        super().__init__(*args, **kwargs)
+
+    def render(self, value: str, record: Any) -> str:
+        return format_html(
+            '<span class="badge {}-{}">{}</span>', self.css_prefix, record.status, value
+        )
+
+    def value(self, value: Any = None, **kwargs: Any) -> Any:
+        return value
+
+
 class ListTable(tables.Table):
     """The base of every list's table. The first column is a link to the row's page
     (`linkify`), which the stylesheet stretches over the whole row."""
@@ -163,6 +183,20 @@ def _visible_policyholders(request: HttpRequest | None) -> QuerySet[Any]:
     from portal.selectors import visible_policyholders
 
     return visible_policyholders().order_by("name")
+
+
+def day_filter(label: StrOrPromise, *, on: str, lookup: str) -> django_filters.DateFilter:
+    """A day bound on the Paris day of `on` (a date or a time): `lookup` is gte or lte."""
+    field = on if on.endswith("_on") else f"{on}__date"
+    return django_filters.DateFilter(
+        label=label, field_name=field, lookup_expr=lookup, widget=DATE_INPUT
+    )
+
+
+def choice_filter(
+    label: StrOrPromise, choices: Sequence[tuple[str, StrOrPromise]]
+) -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(label=label, choices=choices, empty_label=_ALL)
 
 
 def policyholder_filter() -> django_filters.ModelChoiceFilter:
@@ -391,7 +425,3 @@ def export_xlsx(page: ListPage, *, title: str) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def status_badge(*, css: str, label: str) -> str:
-    return format_html('<span class="badge {}">{}</span>', css, label)

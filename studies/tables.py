@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters  # type: ignore[import-untyped]  # no stubs published
 import django_tables2 as tables  # type: ignore[import-untyped]
 from django.db.models import Case, F, Q, QuerySet, When
 from django.urls import reverse
@@ -17,6 +16,8 @@ from portal.listing import (
     ListTable,
     MoneyColumn,
     NumberColumn,
+    StatusColumn,
+    choice_filter,
     policyholder_filter,
 )
 from studies.models import StudyStatus
@@ -39,9 +40,7 @@ def studies_listed(queryset: QuerySet[Any]) -> QuerySet[Any]:
 class StudyFilterSet(ListFilterSet):
     search_fields = ("policyholder__name", "contract__number", "file_name")
 
-    status = django_filters.ChoiceFilter(
-        label=_("Statut"), choices=StudyStatus.choices, empty_label=_("Tous")
-    )
+    status = choice_filter(_("Statut"), StudyStatus.choices)
     policyholder = policyholder_filter()
 
 
@@ -71,19 +70,13 @@ class StudyTable(ListTable):
         attrs={"a": {"data-testid": "study-open"}},
     )
     contract = tables.Column(verbose_name=_("Contrat"), accessor="contract__number")
-    status = tables.Column(verbose_name=_("Statut"))
+    status = StatusColumn(verbose_name=_("Statut"), css_prefix="study")
     created_at = DayColumn(verbose_name=_("Créée le"))
     submitted_at = DayColumn(verbose_name=_("Soumise le"), default="—")
     finalised_at = DayColumn(verbose_name=_("Rapport du"), default="—")
     lines_accepted = LinesColumn(verbose_name=_("Lignes acceptées"), empty_values=())
     proposal_total = MoneyColumn(verbose_name=_("Top-up proposé"), default="—")
     expires_on = DayColumn(verbose_name=_("Valable jusqu'au"), default="—")
-
-    def render_status(self, value: str, record: Any) -> str:
-        return format_html('<span class="badge study-{}">{}</span>', record.status, value)
-
-    def value_status(self, value: str) -> str:
-        return value
 
 
 STUDY_TOTALS = {"proposal_total": "proposal_total"}

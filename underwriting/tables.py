@@ -27,12 +27,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal.listing import (
-    DATE_INPUT,
     DayColumn,
     ListFilterSet,
     ListTable,
     MoneyColumn,
     NumberColumn,
+    choice_filter,
+    day_filter,
     percent_text,
     policyholder_filter,
 )
@@ -56,28 +57,14 @@ def requests_listed(queryset: QuerySet[Any]) -> QuerySet[Any]:
 class RequestFilterSet(ListFilterSet):
     search_fields = ("buyer__name", "buyer__siren", "policyholder__name", "comment")
 
-    status = django_filters.ChoiceFilter(
-        label=_("Statut"), choices=RequestStatus.choices, empty_label=_("Tous")
-    )
-    reason = django_filters.ChoiceFilter(
-        label=_("Motif"), choices=RequestReason.choices, empty_label=_("Tous")
-    )
+    status = choice_filter(_("Statut"), RequestStatus.choices)
+    reason = choice_filter(_("Motif"), RequestReason.choices)
     policyholder = policyholder_filter()
     overdue = django_filters.BooleanFilter(
         label=_("En retard seulement"), method="only_overdue", widget=forms.CheckboxInput
     )
-    submitted_from = django_filters.DateFilter(
-        label=_("Déposée depuis le"),
-        field_name="submitted_at__date",
-        lookup_expr="gte",
-        widget=DATE_INPUT,
-    )
-    submitted_to = django_filters.DateFilter(
-        label=_("Déposée jusqu'au"),
-        field_name="submitted_at__date",
-        lookup_expr="lte",
-        widget=DATE_INPUT,
-    )
+    submitted_from = day_filter(_("Déposée depuis le"), on="submitted_at", lookup="gte")
+    submitted_to = day_filter(_("Déposée jusqu'au"), on="submitted_at", lookup="lte")
 
     def only_overdue(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
         return queryset.filter(overdue=True) if value else queryset
