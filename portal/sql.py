@@ -23,17 +23,20 @@ from django.db import OperationalError, connection
 
 from portal import rls
 
-# Statements prepared per connection (psycopg keeps the most recent ones, `prepared_max`).
+# Django leaves psycopg's threshold unset, which disables preparing altogether; `prepare=True`
+# below prepares on first use (psycopg keeps the `prepared_max` most recent per connection).
 PREPARE_THRESHOLD = 0
 
 
 def fetch_one(sql: str, params: dict[str, Any] | list[Any], *, tenant_rows: bool) -> Any:
     """The first row of `sql` (None when there is none).
 
-    `tenant_rows`: whether the statement reads tables under the tenant policy, so that the
-    connection's setting must follow the active scope first (as Django's execute wrapper does).
-    A statement that reads only untenanted tables leaves it as it is, saving a round trip when
-    the scope differs between two statements of a request (before and after authentication).
+    `tenant_rows`: whether the connection's setting must follow the active scope first (as
+    Django's execute wrapper does), for a statement that reads tables under the tenant policy.
+    False leaves the setting as it is: for a statement on untenanted tables only, which saves a
+    round trip when the scope differs between two statements of a request (before and after
+    authentication), or for one whose caller checks afterwards under which setting it ran
+    (`rls.SETTING_ATTR`) and does not use what it read under another.
     """
     database: Any = connection  # the stubs do not declare the health-check attributes
     retry = (
