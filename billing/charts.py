@@ -30,7 +30,8 @@ def premium_chart(
         "last_month": date_format(last.month, "m/Y"),
     }
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="cover-chart" role="img" '
+        f'viewBox="0 0 {width} {height}" '
         f'width="100%" preserveAspectRatio="xMidYMid meet" font-family="{_esc(FONT)}" '
         f'font-size="11" aria-labelledby="premium-chart-title premium-chart-desc" '
         f'data-testid="premium-chart"><title id="premium-chart-title">'
