@@ -22,5 +22,6 @@ def finance_home_context() -> dict[str, Any]:
         "premium_chart": premium_chart(series),
         "runs": runs,
         "runs_active": any(run.is_active for run in runs),
+        "runs_limit": RUNS_SHOWN,
         "receivables": selectors.open_invoice_figures(),
     }

@@ -25,6 +25,7 @@ from billing.forms import (
     CreditNoteForm,
     PaymentForm,
 )
+from billing.home import RUNS_SHOWN
 from billing.models import BillingRun, BillingRunTrigger, Invoice, InvoiceKind
 from billing.services.payments import LineVerdict
 from portal import policy
@@ -43,9 +44,9 @@ def _signed_in(request: HttpRequest) -> User:
     return user
 
 
-def _runs_context() -> dict[str, object]:
-    runs = list(selectors.billing_runs())
-    return {"runs": runs, "runs_active": any(run.is_active for run in runs)}
+def _runs_context(limit: int | None = None) -> dict[str, object]:
+    runs = list(selectors.billing_runs(limit) if limit else selectors.billing_runs())
+    return {"runs": runs, "runs_active": any(run.is_active for run in runs), "runs_limit": limit}
 
 
 def _home_context(form: BillingRunForm) -> dict[str, object]:
@@ -86,7 +87,9 @@ def billing_run_create(request: HttpRequest) -> HttpResponse:
 @page_requires(policy.can_run_billing)
 @require_GET
 def billing_runs_table(request: HttpRequest) -> HttpResponse:
-    return render(request, "billing/_runs_table.html", _runs_context())
+    # The finance home polls its five runs; the billing page all of them.
+    limit = RUNS_SHOWN if request.GET.get("limit") == str(RUNS_SHOWN) else None
+    return render(request, "billing/_runs_table.html", _runs_context(limit))
 
 
 @page_requires(policy.can_run_billing)

@@ -52,3 +52,21 @@ def test_the_finance_home_shows_the_premium_its_trend_and_what_is_due(world: Wor
 def test_only_insurer_finance_reaches_the_finance_home(world: World) -> None:
     for user in (world.alice.finance, world.broker_user, world.staff["arbiter"]):
         assert client_for(user).get("/finance/").status_code == 404
+
+
+def test_the_finance_home_refresh_keeps_its_five_runs(world: World) -> None:
+    from billing.home import RUNS_SHOWN
+    from billing.models import BillingRun, BillingRunTrigger
+
+    month = month_first(business_today())
+    for _ in range(RUNS_SHOWN + 3):
+        month = month_before(month)
+        BillingRun.objects.create(month=month, trigger=BillingRunTrigger.COMMAND)
+    client = client_for(world.staff["finance_ops"])
+    home = client.get("/finance/").content.decode()
+    assert f'hx-get="/billing/runs/table/?limit={RUNS_SHOWN}"' in home
+    polled = client.get(f"/billing/runs/table/?limit={RUNS_SHOWN}").content.decode()
+    assert polled.count('href="/billing/runs/') == RUNS_SHOWN
+    # The billing page's own table still lists every run.
+    everything = client.get("/billing/runs/table/").content.decode()
+    assert everything.count('href="/billing/runs/') == RUNS_SHOWN + 3
