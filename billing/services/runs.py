@@ -70,7 +70,9 @@ from underwriting.models import Contract
 logger = logging.getLogger(__name__)
 
 RUN_BATCH = 2000  # contracts loaded at a time
-COMMIT_EVERY = 200  # contracts issued set-based per transaction
+# Contracts issued set-based per transaction (a group, a task when fanned out). Measured on the
+# bench book: groups of 200 cost about 20 % more, 1 000 no less than 500.
+COMMIT_EVERY = 500
 # pg_try_advisory_lock(class, object): the class says "a billing run" ("bill"), the object
 # is the run id hashed by PostgreSQL. A collision only makes two runs take turns.
 RUN_LOCK_CLASS = 0x62696C6C
