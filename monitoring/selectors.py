@@ -51,9 +51,9 @@ from underwriting.models import (
     Buyer,
     Contract,
     ContractStatus,
-    Guarantee,
     GuaranteeRequest,
 )
+from underwriting.selectors import guarantees_in_force
 
 
 def grade_history(*, buyer: Buyer) -> QuerySet[GradeChange]:
@@ -139,11 +139,7 @@ def exposure_at_stake(
     policyholders (`top_up`, `policyholders`), its alerts (`alert_count`, `last_alert`),
     largest exposure first. One query: the sums are subqueries, not a row per guarantee."""
     alerts = alerts_latest(since=since, rule=rule, search=search)
-    in_force = (
-        Guarantee.objects.filter(period__contains=on or business_today(), buyer=OuterRef("pk"))
-        .order_by()
-        .values("buyer")
-    )
+    in_force = guarantees_in_force(on=on).filter(buyer=OuterRef("pk")).order_by().values("buyer")
     counted = Q(alerts__created_at__gte=since)
     if rule:
         counted &= Q(alerts__rule=rule) | Q(alerts__rules__contains=[rule])
@@ -274,7 +270,7 @@ def watched_buyers(*, sort: str = "exposure", on: date | None = None) -> list[Wa
     rows are small, the page's details come from `watchlist_rows`."""
     day = on or business_today()
     pairs: dict[tuple[UUID, UUID], Watched] = {}
-    in_force = Guarantee.objects.filter(period__contains=day)
+    in_force = guarantees_in_force(on=day)
     for policyholder_id, buyer_id, name, grade, top_up in _per_pair(in_force, Sum("amount")):
         pairs[(policyholder_id, buyer_id)] = Watched(
             policyholder_id, buyer_id, name, grade, top_up=top_up
@@ -392,7 +388,7 @@ def insights_visible(
     """The insights the policyholders in scope (or one of them) may read, latest first."""
     day = on or business_today()
     reached = InsightExposure.objects.all()
-    in_force = Guarantee.objects.filter(period__contains=day)
+    in_force = guarantees_in_force(on=day)
     requests = GuaranteeRequest.objects.filter(status__in=OPEN_STATUSES)
     if policyholder_id is not None:
         reached = reached.filter(policyholder_id=policyholder_id)

@@ -9,6 +9,7 @@ from typing import TypedDict
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.contrib.postgres.fields.ranges import RangeEndsWith, RangeStartsWith
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -181,6 +182,12 @@ class Guarantee(TenantOwned):
     update a period ever receives is the closing of its open upper bound when the next change
     takes effect. `primary_amount` is the primary limit in force over the same period, so a
     claim can read both layers at a delivery date.
+
+    `period_start` and `period_end` are the period's bounds as plain dates kept by PostgreSQL
+    (`period_end` exclusive, NULL while open): "in force on a day" compares them with `<=`/`>`,
+    which are leakproof, so under row-level security the btree index on them is still used
+    (the range operator `@>` is not leakproof: the tenant policy would be checked first on
+    every period of the book).
     """
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="guarantees")
@@ -188,6 +195,12 @@ class Guarantee(TenantOwned):
     amount = models.DecimalField(_("top-up"), **MONEY)
     primary_amount = models.DecimalField(_("limite primaire"), **MONEY)
     period = DateRangeField(_("période"))
+    period_start = models.GeneratedField(
+        expression=RangeStartsWith("period"), output_field=models.DateField(), db_persist=True
+    )
+    period_end = models.GeneratedField(
+        expression=RangeEndsWith("period"), output_field=models.DateField(), db_persist=True
+    )
     change = models.CharField(max_length=20, choices=GuaranteeChange.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -219,8 +232,15 @@ class Guarantee(TenantOwned):
             models.CheckConstraint(
                 condition=Q(primary_amount__gt=0), name="guarantee_primary_positive"
             ),
+            # Every period has a first day (so "in force on a day" by the bounds is `@>`).
+            models.CheckConstraint(
+                condition=Q(period__startswith__isnull=False), name="guarantee_period_has_start"
+            ),
         ]
-        indexes = [models.Index(fields=["policyholder", "buyer"])]
+        indexes = [
+            models.Index(fields=["policyholder", "buyer"]),
+            models.Index(fields=["period_end", "period_start"], name="guarantee_in_force"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contract} / {self.buyer_id}: {self.amount} {self.period}"

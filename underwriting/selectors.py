@@ -16,7 +16,7 @@ from uuid import UUID
 
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 from knox.models import AuthToken
@@ -67,8 +67,18 @@ def active_contract_for(*, policyholder_id: UUID | None) -> Contract | None:
     )
 
 
+def in_force_on(day: date, prefix: str = "") -> Q:
+    """Periods in force on `day` (`period @> day`), by the period's bounds as plain dates: date
+    comparisons are leakproof, so under row-level security PostgreSQL still reads the
+    `guarantee_in_force` index instead of checking the tenant policy on the whole book first.
+    `prefix` reaches the periods through a relation (e.g. "guarantees__")."""
+    return Q(**{f"{prefix}period_start__lte": day}) & (
+        Q(**{f"{prefix}period_end__gt": day}) | Q(**{f"{prefix}period_end__isnull": True})
+    )
+
+
 def guarantees_in_force(*, on: date | None = None) -> QuerySet[Guarantee]:
-    return Guarantee.objects.filter(period__contains=on or business_today())
+    return Guarantee.objects.filter(in_force_on(on or business_today()))
 
 
 def guarantee_in_force(

@@ -15,6 +15,7 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    IntegerField,
     Q,
     QuerySet,
     When,
@@ -42,15 +43,24 @@ from underwriting.models import OPEN_STATUSES, RequestReason, RequestStatus
 # --------------------------------------------------------------------------------- requests
 
 
+# The "Statut" column sorts in the workflow's order (the order the statuses are declared in:
+# waiting, countersignature, granted, partly granted, refused, withdrawn), not by the codes.
+STATUS_RANK = Case(
+    *(When(status=status, then=V(rank)) for rank, status in enumerate(RequestStatus)),
+    output_field=IntegerField(),
+)
+
+
 def requests_listed(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """The requests with `overdue`: open past their handling due date, as the arbiter queue
-    marks them late."""
+    marks them late; and `status_rank`, the status's place in the workflow (its sort)."""
     return queryset.annotate(
         overdue=Case(
             When(Q(status__in=OPEN_STATUSES, due_at__lt=timezone.now()), then=V(True)),
             default=V(False),
             output_field=BooleanField(),
-        )
+        ),
+        status_rank=STATUS_RANK,
     )
 
 
@@ -105,7 +115,9 @@ class RequestTable(ListTable):
     primary_amount = MoneyColumn(verbose_name=_("Primaire"))
     requested_top_up = MoneyColumn(verbose_name=_("Top-up demandé"))
     reason = tables.Column(verbose_name=_("Motif"))
-    status = RequestStatusColumn(verbose_name=_("Statut"), empty_values=())
+    status = RequestStatusColumn(
+        verbose_name=_("Statut"), empty_values=(), order_by=("status_rank",)
+    )
     granted = MoneyColumn(verbose_name=_("Accordé"), accessor="decision__amount", default="")
 
     class Meta(ListTable.Meta):
@@ -138,8 +150,8 @@ def guarantees_listed(queryset: QuerySet[Any]) -> QuerySet[Any]:
             ExpressionWrapper(total * 100 / NullIf(F("exposure"), V(0)), output_field=MONEY_FIELD),
             1,
         ),
-        since=F("period__startswith"),
-        ends=F("period__endswith"),
+        since=F("period_start"),
+        ends=F("period_end"),
     )
 
 
@@ -161,7 +173,7 @@ class GuaranteeFilterSet(ListFilterSet):
     )
 
     def by_end(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return queryset.filter(period__upper_inf=value == "open") if value else queryset
+        return queryset.filter(period_end__isnull=value == "open") if value else queryset
 
 
 class RatioColumn(NumberColumn):
