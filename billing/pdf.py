@@ -150,8 +150,10 @@ def invoice_pdf_html(*, invoice: Invoice, lines: Iterable[InvoiceLine] | None = 
     1 000-line invoices)."""
     contract = invoice.contract
     if lines is None:
+        # The invoice among the fields read: the related manager hands every line its invoice,
+        # and a deferred `invoice_id` would cost a query per line.
         lines = invoice.lines.order_by("position").only(
-            "label", "buyer_name", "buyer_identifier", "base", "days_in_force", "premium"
+            "invoice", "label", "buyer_name", "buyer_identifier", "base", "days_in_force", "premium"
         )
     with translation.override(settings.LANGUAGE_CODE):
         return render_to_string(

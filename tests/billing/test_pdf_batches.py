@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
 from billing import services, tasks
@@ -104,3 +106,22 @@ def test_a_fresh_worker_process_writes_the_same_bytes_as_a_warm_one(
     ).stdout
     assert fresh.startswith(b"%PDF-")
     assert warm[0] == warm[1] == fresh
+
+
+def test_a_batch_reads_an_invoices_lines_in_one_query_however_many_they_are(
+    world: World,
+) -> None:
+    """The month's ten thousand renders: a query per line would be a million more."""
+    for _ in range(6):
+        guarantee(world.alice.contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
+    guarantee(world.bob.contract, BuyerFactory.create(), "40000", date(2026, 1, 1))
+    with insurer_scope():
+        many, one = issued(world.alice.contract, OCTOBER), issued(world.bob.contract, OCTOBER)
+    with scopes_disabled():
+        assert (many.lines.count(), one.lines.count()) == (6, 1)
+    queries = []
+    for invoice in (many, one):
+        with CaptureQueriesContext(connection) as captured:
+            assert tasks.invoice_render_pdfs(invoice_ids=[str(invoice.pk)]) == 1
+        queries.append(len(captured.captured_queries))
+    assert queries[0] == queries[1], queries
