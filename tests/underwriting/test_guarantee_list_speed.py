@@ -175,5 +175,6 @@ def test_empty_amounts_and_days_export_as_blank_cells(world: World) -> None:
     sheet = load_workbook(io.BytesIO(client.get(url, {"export": "xlsx"}).content)).active
     assert sheet is not None
     values = [tuple(row) for row in sheet.iter_rows(values_only=True)]
-    cells = dict(zip(values[0], values[1], strict=True))
-    assert cells["Encours"] is None and cells["Couvert"] is None and cells["Jusqu'au"] is None
+    by_header = {str(name): value for name, value in zip(values[0], values[1], strict=True)}
+    assert by_header["Encours"] is None and by_header["Couvert"] is None
+    assert by_header["Jusqu'au"] is None
