@@ -4,6 +4,8 @@ policyholder reads."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 
 from portal.models import Role, User
@@ -153,7 +155,8 @@ def test_the_policyholder_reads_that_its_request_is_held(world: World) -> None:
         detail = client.get(f"/requests/{request.pk}/").content.decode()
         assert HELD_FOR_THE_CLIENT in detail
         assert 'data-testid="resume"' not in detail
-        listing = client.get("/requests/").content.decode()
+        # The list's cells are escaped by the table library (l&#x27;acheteur): read the text.
+        listing = unescape(client.get("/requests/").content.decode())
         assert HELD_FOR_THE_CLIENT in listing
     assert client_for(world.bob.credit_manager).get(f"/requests/{request.pk}/").status_code == 404
 
