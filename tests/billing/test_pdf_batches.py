@@ -20,6 +20,7 @@ from django_scopes import scopes_disabled
 from billing import services, tasks
 from billing.models import Invoice, InvoicePdf
 from billing.pdf import html_to_pdf, invoice_pdf_html
+from portal.tenancy import tenant_scope
 from tests.support.billing import book, guarantee, issued
 from tests.support.factories import BuyerFactory
 from tests.support.scopes import insurer_scope
@@ -125,3 +126,19 @@ def test_a_batch_reads_an_invoices_lines_in_one_query_however_many_they_are(
             assert tasks.invoice_render_pdfs(invoice_ids=[str(invoice.pk)]) == 1
         queries.append(len(captured.captured_queries))
     assert queries[0] == queries[1], queries
+
+
+def test_the_stored_pdf_is_kept_as_rendered_without_recompressing_its_deflated_streams(
+    two_tenants_invoices: list[Invoice],
+) -> None:
+    invoice = two_tenants_invoices[0]
+    tasks.invoice_render_pdfs(invoice_ids=[str(invoice.pk)])
+    with tenant_scope([invoice.policyholder_id]), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_size(content), octet_length(content), a.attstorage"
+            " FROM billing_invoicepdf, pg_attribute a"
+            " WHERE a.attrelid = 'billing_invoicepdf'::regclass AND a.attname = 'content'"
+        )
+        stored_size, length, storage = cursor.fetchone()
+    assert storage == "e"  # EXTERNAL: out of line, never through pglz
+    assert stored_size == length
