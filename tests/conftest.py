@@ -25,6 +25,16 @@ def world(db: None) -> World:
 
 
 @pytest.fixture(autouse=True)
+def _joins_allowed() -> None:
+    """Celery marks "inside a task" with a process-wide flag that eager `apply_async` sets and
+    restores; two threads doing so at once (a background kick beside the test's own call) can
+    leave it set, and a later test's `.get()` then refuses to run. Each test starts clear."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _plain_http(settings: Settings) -> None:
     """The test client and the live server speak plain http: no redirect to https."""
     settings.SECURE_SSL_REDIRECT = False
