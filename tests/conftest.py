@@ -29,7 +29,7 @@ def _joins_allowed() -> None:
     """Celery marks "inside a task" with a process-wide flag that eager `apply_async` sets and
     restores; two threads doing so at once (a background kick beside the test's own call) can
     leave it set, and a later test's `.get()` then refuses to run. Each test starts clear."""
-    from celery._state import _set_task_join_will_block
+    from celery._state import _set_task_join_will_block  # type: ignore[attr-defined]  # private, untyped
 
     _set_task_join_will_block(False)
 
