@@ -339,13 +339,16 @@ SCREENSHOTS = os.environ.get("UNLOCKPLUS_SCREENSHOTS")
 
 @pytest.fixture
 def demo_users(db: None) -> dict[str, User]:
-    """The demo world (`make run`'s): one user per role, the first the demo lists."""
+    """The demo world as `make run` seeds it (with its invoices): one user per role, the first
+    the demo lists."""
+    from billing.demo import build_demo_billing
     from portal.demo import build_demo_world
 
     users: dict[str, User] = {}
     for login in build_demo_world():
         if str(login.role) not in users:
             users[str(login.role)] = User.objects.get(email=login.email)
+    build_demo_billing()
     connection.close()
     return users
 
