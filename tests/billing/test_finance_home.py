@@ -70,3 +70,21 @@ def test_the_finance_home_refresh_keeps_its_five_runs(world: World) -> None:
     # The billing page's own table still lists every run.
     everything = client.get("/billing/runs/table/").content.decode()
     assert everything.count('href="/billing/runs/') == RUNS_SHOWN + 3
+
+
+def test_a_running_billing_is_announced_in_a_live_region_the_refresh_keeps(world: World) -> None:
+    from billing.models import BillingRun, BillingRunStatus, BillingRunTrigger
+
+    month = month_before(month_first(business_today()))
+    BillingRun.objects.create(
+        month=month, trigger=BillingRunTrigger.COMMAND, status=BillingRunStatus.RUNNING, total=4
+    )
+    client = client_for(world.staff["finance_ops"])
+    for page in ("/finance/", "/billing/"):
+        html = client.get(page).content.decode()
+        region = html.split('<p id="runs-status"')[1].split("</p>")[0]
+        assert 'aria-live="polite"' in region
+        assert f"Facturation de {month:%m/%Y} : 0 %." in region
+    # The polled table carries the status out of band, for htmx to put into the region.
+    polled = client.get("/billing/runs/table/?limit=5").content.decode()
+    assert 'hx-swap-oob="innerHTML"' in polled.split('<p id="runs-status"')[1].split(">")[0]
