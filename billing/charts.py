@@ -12,8 +12,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from billing.selectors import MonthPremium
-from monitoring.charts import BRAND, FONT, LINE, MUTED, _esc, _num
-from portal.charts import _nice_ceiling
+from monitoring.charts import BRAND, FONT, MUTED, _esc, _num
+from portal.charts import _nice_ceiling, money_gridlines
 from portal.money import eur
 
 
@@ -44,14 +44,7 @@ def premium_chart(
     def y(amount: Decimal) -> float:
         return bottom - float(max(amount, Decimal(0)) / ceiling) * (bottom - top)
 
-    for step in range(5):
-        amount = ceiling * step / 4
-        parts.append(
-            f'<line x1="{_num(left)}" x2="{_num(right)}" y1="{_num(y(amount))}" '
-            f'y2="{_num(y(amount))}" stroke="{LINE}" stroke-width="1"/>'
-            f'<text x="{_num(left - 6)}" y="{_num(y(amount))}" dy="4" text-anchor="end" '
-            f'fill="{MUTED}">{_esc(eur(amount, places=0))}</text>'
-        )
+    parts.extend(money_gridlines(left=left, right=right, ceiling=ceiling, y=y))
     slot = (right - left) / len(series)
     bar = slot * 0.6
     for index, point in enumerate(series):

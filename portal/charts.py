@@ -5,7 +5,7 @@ page puts the same figures in a table beside it for whoever does not see the dra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from django.utils.formats import date_format
@@ -28,6 +28,22 @@ def _nice_ceiling(value: Decimal) -> Decimal:
         if value <= step * power:
             return step * power
     return 10 * power  # pragma: no cover - the loop ends at 10 × power
+
+
+def money_gridlines(
+    *, left: float, right: float, ceiling: Decimal, y: Callable[[Decimal], float]
+) -> list[str]:
+    """Five horizontal lines from 0 to `ceiling`, each labelled with its amount in euros."""
+    lines = []
+    for step in range(5):
+        amount = ceiling * step / 4
+        lines.append(
+            f'<line x1="{_num(left)}" x2="{_num(right)}" y1="{_num(y(amount))}" '
+            f'y2="{_num(y(amount))}" stroke="{LINE}" stroke-width="1"/>'
+            f'<text class="y-label" x="{_num(left - 6)}" y="{_num(y(amount))}" dy="4" '
+            f'text-anchor="end" fill="{MUTED}">{_esc(eur(amount, places=0))}</text>'
+        )
+    return lines
 
 
 def _month(point: CoverPoint) -> str:
@@ -73,15 +89,7 @@ def cover_chart(
     def y(amount: Decimal) -> float:
         return bottom - float(amount / ceiling) * (bottom - top)
 
-    parts = [head]
-    for step in range(5):
-        amount = ceiling * step / 4
-        parts.append(
-            f'<line x1="{_num(left)}" x2="{_num(right)}" y1="{_num(y(amount))}" '
-            f'y2="{_num(y(amount))}" stroke="{LINE}" stroke-width="1"/>'
-            f'<text class="y-label" x="{_num(left - 6)}" y="{_num(y(amount))}" dy="4" '
-            f'text-anchor="end" fill="{MUTED}">{_esc(eur(amount, places=0))}</text>'
-        )
+    parts = [head, *money_gridlines(left=left, right=right, ceiling=ceiling, y=y)]
     slot = (right - left) / len(points)
     bar = slot * 0.6
     for index, point in enumerate(points):
