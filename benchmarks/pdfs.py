@@ -27,7 +27,15 @@ from datetime import date
 
 from django_scopes import scopes_disabled
 
-from benchmarks.billing import CONTRACTS, Book, _bench_book, _clean_up, _purge, _workers
+from benchmarks.billing import (
+    CONTRACTS,
+    Book,
+    _bench_book,
+    _clean_up,
+    _purge,
+    _workers,
+    pdfs_fanned_out_and_stored,
+)
 from benchmarks.registry import Figure, benchmark
 from billing import services
 from billing.models import BillingRunTrigger, Invoice, InvoiceNumberSequence, InvoicePdf
@@ -85,17 +93,7 @@ def _month_figures(
     # time (start-up included; PostgreSQL's not) is what the renders cost on a machine not shared.
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with _workers(workers, "pdf"):
-        start = time.perf_counter()
-        services.invoice_pdfs_fan_out(invoice_ids=ids)
-        deadline = time.monotonic() + 4 * 3600
-        while True:
-            with scopes_disabled():
-                stored = InvoicePdf.objects.filter(invoice_id__in=ids).count()
-            if stored == len(ids):
-                break
-            assert time.monotonic() < deadline, f"{stored} of {len(ids)} PDFs stored"
-            time.sleep(0.2)
-        seconds = time.perf_counter() - start
+        seconds = pdfs_fanned_out_and_stored(ids)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = sum(
         getattr(children, field) - getattr(children_before, field)
