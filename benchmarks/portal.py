@@ -24,6 +24,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import scopes_disabled
 
+from benchmarks.database import as_superuser, rls_cost
 from benchmarks.registry import Figure, benchmark, summary, timed_ms
 from portal.demo import DEMO_DOMAIN, build_demo_world
 from portal.models import Organisation, Role, User
@@ -121,7 +122,28 @@ def _home_pages(bench_user: User) -> Iterator[Figure]:
         ("finance_home", _demo_user("finance"), "finance_home"),
     ]
     for name, user, url_name in homes:
-        yield from _page(name, _signed_in(user), user, reverse(url_name))
+        client, path = _signed_in(user), reverse(url_name)
+        yield from _page(name, client, user, path)
+        yield from _beside_the_superuser(name, client, path)
+
+
+def _beside_the_superuser(name: str, client: Client, path: str) -> Iterator[Figure]:
+    """The page again as the ordinary role and as the superuser, one after the other in this
+    run (issue 15 §1): what row-level security costs this page."""
+    rls = timed_ms(lambda: client.get(path), repeat=REPEAT)
+    with as_superuser():
+        superuser = timed_ms(lambda: client.get(path), repeat=REPEAT)
+    yield f"{name}.rls.median", statistics.median(rls), "ms"
+    yield f"{name}.superuser.median", statistics.median(superuser), "ms"
+    yield (
+        f"{name}.rls_cost.median",
+        rls_cost(
+            rls=statistics.median(rls),
+            superuser=statistics.median(superuser),
+            higher_is_better=False,
+        ),
+        "%",
+    )
 
 
 @benchmark("portal")
