@@ -41,7 +41,13 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from stdnum import luhn
 
-from benchmarks.database import copy_into_tenant_table, require_all_rows
+from benchmarks.database import (
+    admin_url,
+    as_superuser,
+    copy_into_tenant_table,
+    require_all_rows,
+    rls_cost,
+)
 from benchmarks.registry import Figure, benchmark
 from billing import premium_sql, services
 from billing.models import (
@@ -407,13 +413,17 @@ def _purge(*queues: str) -> None:
 
 
 @contextmanager
-def _workers(count: int, queue: str) -> Iterator[None]:
+def _workers(count: int, queue: str, *, superuser: bool = False) -> Iterator[None]:
     """`count` Celery worker processes (one process each, as on `count` machines) consuming
-    `queue`, against the benchmark's database and broker; stopped (warm shutdown) afterwards."""
+    `queue`, against the benchmark's database and broker, as its role (or, with `superuser`,
+    as the superuser of `DATABASE_ADMIN_URL`, exempt from row-level security); stopped (warm
+    shutdown) afterwards."""
     from unlockplus.celery import app
 
     names = [f"bench{index}-{os.getpid()}@{queue}" for index in range(count)]
     environment = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
+    if superuser:
+        environment["DATABASE_URL"] = admin_url(connection.settings_dict["NAME"])
     processes = [
         subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [sys.executable, "-m", "celery", "-A", "unlockplus", "worker", "-P", "solo"]
@@ -514,6 +524,44 @@ def _whole_month(
     _clean_up(policyholder, book.month, sequence_before)
 
 
+def _beside_the_superuser(
+    book: Book,
+    policyholder: Organisation,
+    contract_ids: list[uuid.UUID],
+    sequence_before: int | None,
+    *,
+    run_seconds: float,
+    anchor_seconds: float,
+) -> Iterator[Figure]:
+    """The in-process run and its anchor again as the superuser, which PostgreSQL exempts from
+    row-level security, in the same run of the benchmark (issue 15 §1): what the policies cost
+    the write path (every line, invoice and audit row checked against its WITH CHECK, every
+    read filtered)."""
+    with as_superuser():
+        run = services.billing_run_create(
+            month=book.month, trigger=BillingRunTrigger.COMMAND, actor=None
+        )
+        start = time.perf_counter()
+        run = services.billing_run_execute(run_id=run.pk)
+        superuser_run = time.perf_counter() - start
+        assert run.issued == book.contracts and run.failed == 0, (run.issued, run.failed)
+        superuser_anchor, _ = _anchor(contract_ids, book.month, constraints=True)
+        _purge("pdf")
+        _clean_up(policyholder, book.month, sequence_before)
+    yield "superuser.billing_run_without_pdfs", superuser_run, "s"
+    yield "superuser.anchor_insert_select_lines", superuser_anchor, "s"
+    yield "superuser.billing_run_vs_anchor", superuser_run / superuser_anchor, "x"
+    for figure, rls, superuser in (
+        ("billing_run_without_pdfs", run_seconds, superuser_run),
+        ("anchor_insert_select_lines", anchor_seconds, superuser_anchor),
+    ):
+        yield (
+            f"rls_cost.{figure}",
+            rls_cost(rls=rls, superuser=superuser, higher_is_better=False),
+            "%",
+        )
+
+
 def _book_figures(book: Book) -> Iterator[Figure]:
     """Every figure of one book: its bare SQL, the run in-process beside the bare INSERT …
     SELECT of the same lines (issue 15 §4), and the whole month with 1 and 2 workers."""
@@ -592,6 +640,16 @@ def _book_figures(book: Book) -> Iterator[Figure]:
     assert rerun.issued == 0 and rerun.skipped == book.contracts
     _purge("pdf")
     _clean_up(policyholder, book.month, sequence_before)
+
+    if book.contracts == CONTRACTS:
+        yield from _beside_the_superuser(
+            book,
+            policyholder,
+            contract_ids,
+            sequence_before,
+            run_seconds=billing_seconds,
+            anchor_seconds=anchor_seconds,
+        )
 
     for workers in WORKERS:
         yield from _whole_month(book, policyholder, sequence_before, workers)

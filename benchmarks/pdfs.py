@@ -36,6 +36,7 @@ from benchmarks.billing import (
     _workers,
     pdfs_fanned_out_and_stored,
 )
+from benchmarks.database import rls_cost
 from benchmarks.registry import Figure, benchmark
 from billing import services
 from billing.models import BillingRunTrigger, Invoice, InvoiceNumberSequence, InvoicePdf
@@ -80,7 +81,12 @@ def _render_figures(policyholder: Organisation, month: date) -> Iterator[Figure]
 
 
 def _month_figures(
-    policyholder: Organisation, month: date, workers: int, projections: dict[str, float]
+    policyholder: Organisation,
+    month: date,
+    workers: int,
+    projections: dict[str, float],
+    *,
+    superuser: bool = False,
 ) -> Iterator[Figure]:
     with scopes_disabled():
         invoices = Invoice.objects.filter(policyholder=policyholder, month=month)
@@ -92,7 +98,7 @@ def _month_figures(
     # The workers are this process's children, waited for when `_workers` stops them: their CPU
     # time (start-up included; PostgreSQL's not) is what the renders cost on a machine not shared.
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with _workers(workers, "pdf"):
+    with _workers(workers, "pdf", superuser=superuser):
         seconds = pdfs_fanned_out_and_stored(ids)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = sum(
@@ -105,7 +111,7 @@ def _month_figures(
     with tenant_scope([policyholder.pk]):
         assert bytes(sample.pdf.content) == invoice_pdf_render(invoice=sample)
     per_second = len(ids) / seconds
-    prefix = f"month_{workers}_worker"
+    prefix = f"{'superuser.' if superuser else ''}month_{workers}_worker"
     yield f"{prefix}.load_average_1min", os.getloadavg()[0], "processes"  # the shared machine
     yield f"{prefix}.pdfs_rendered", len(ids), "pdfs"
     yield f"{prefix}.seconds", seconds, "s"
@@ -147,9 +153,27 @@ def pdfs_month() -> Iterator[Figure]:
         projections: dict[str, float] = {}
         for workers in WORKERS:
             yield from _month_figures(policyholder, book.month, workers, projections)
+        # The same sample on 2 workers connected as the superuser, which PostgreSQL exempts
+        # from row-level security (issue 15 §1): what the policies cost the tasks' reads of
+        # the invoice and its lines and the PDF's write. (The single renders above run no
+        # query: the invoice and its lines are read before the clock starts.)
+        yield from _month_figures(
+            policyholder, book.month, WORKERS[-1], projections, superuser=True
+        )
+        rls, superuser = (
+            projections[f"{prefix}month_{WORKERS[-1]}_worker.month"]
+            for prefix in ("", "superuser.")
+        )
+        yield (
+            f"rls_cost.month_{WORKERS[-1]}_worker",
+            rls_cost(rls=rls, superuser=superuser, higher_is_better=False),
+            "%",
+        )
         yield "month_target", TARGET_MINUTES, "min"
         # Met or not, on the wall clock of this (shared) machine and at the workers' CPU cost.
         for name, minutes in projections.items():
+            if name.startswith("superuser."):
+                continue
             met = minutes < TARGET_MINUTES
             yield f"target_{name}", float(met), "met" if met else "NOT met"
         yield "load_average_1min_at_end", os.getloadavg()[0], "processes"
