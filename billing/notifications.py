@@ -63,7 +63,7 @@ def invoice_reminded(item: Recorded, recipients: Any) -> Iterable[Message]:
         "contract": invoice.contract_number,
         "month": f"{invoice.month:%m/%Y}",
         "due": f"{invoice.due_on:%d/%m/%Y}",
-        "balance": eur(invoice.balance),  # type: ignore[attr-defined]  # why: set by the reminder service
+        "balance": eur(invoice.balance),
     }
     link = reverse("invoice_detail", kwargs={"invoice_id": invoice.pk})
     return [

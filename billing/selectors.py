@@ -10,21 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
-from django.db.models import (
-    Case,
-    Count,
-    DecimalField,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, Count, DecimalField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from billing.models import BillingRun, Invoice, InvoiceKind, Payment, PaymentStatus
@@ -94,41 +80,23 @@ def billing_runs(limit: int = 20) -> QuerySet[BillingRun]:
 
 
 # --- payments and balances ------------------------------------------------------------------
-
-_MONEY: Any = DecimalField(max_digits=14, decimal_places=2)
-_ZERO = Value(0, output_field=_MONEY)
-
-
-def _sum_by_invoice(queryset: QuerySet[Any], link: str, column: str) -> Coalesce:
-    """Σ `column` of the rows whose `link` is the outer invoice, as a correlated subquery (a
-    join would multiply an invoice's rows); 0 when none."""
-    rows = queryset.filter(**{link: OuterRef("pk")}).order_by().values(link)
-    summed = rows.annotate(s=Sum(column)).values("s")[:1]
-    return Coalesce(Subquery(summed, output_field=_MONEY), _ZERO)
+_ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+# An invoice's `paid`, `credited`, `balance` and `outstanding` are columns of its row, kept by
+# PostgreSQL from its payments and credit notes (billing/settlement_sql.py).
 
 
 def with_balance(queryset: QuerySet[Invoice]) -> QuerySet[Any]:
-    """Annotate each document, in SQL: `paid` (payments received), `credited` (credit notes
-    on it, positive), `balance` (total − credited − paid; 0 for a credit note), `payment_status`
-    (`PaymentStatus`) and `overdue` (a balance left after the due date, business today)."""
-    paid = _sum_by_invoice(Payment.objects.all(), "invoice", "amount")
-    credited = _sum_by_invoice(Invoice.objects.all(), "credits", "total")
-    annotated = queryset.annotate(paid=paid, credited=-credited).annotate(
-        balance=Case(
-            When(kind=InvoiceKind.CREDIT_NOTE, then=_ZERO),
-            default=F("total") - F("credited") - F("paid"),
-            output_field=_MONEY,
-        )
-    )
-    return annotated.annotate(
+    """Annotate each document, in SQL, with its `payment_status` (`PaymentStatus`; empty on a
+    credit note) and `overdue` (a balance left after the due date, business today)."""
+    return queryset.annotate(
         payment_status=Case(
             When(kind=InvoiceKind.CREDIT_NOTE, then=Value("")),
-            When(balance__lte=0, then=Value(PaymentStatus.PAID)),
+            When(outstanding=False, then=Value(PaymentStatus.PAID)),
             When(Q(paid__gt=0) | Q(credited__gt=0), then=Value(PaymentStatus.PARTLY_PAID)),
             default=Value(PaymentStatus.UNPAID),
         ),
         overdue=Case(
-            When(balance__gt=0, due_on__lt=business_today(), then=Value(True)),
+            When(outstanding=True, due_on__lt=business_today(), then=Value(True)),
             default=Value(False),
         ),
     )
@@ -139,72 +107,34 @@ def invoice_with_balance(*, invoice_id: Any) -> Any:
     return with_balance(invoices_visible()).get(pk=invoice_id)
 
 
-def _balances_sql(invoices: QuerySet[Invoice]) -> tuple[str, list[Any]]:
-    """SQL listing `id, kind, due_on, total, paid, credited, balance` for `invoices`, each sum
-    aggregated once per table and hash-joined (the correlated sums of `with_balance` cost a
-    lookup per invoice per mention: seconds over a book of 120 000 invoices, where this takes
-    a fraction). Every part is built from the scoped managers, so it sees what they see."""
-    inner, inner_params = (
-        invoices.order_by().values("id", "kind", "due_on", "total").query.sql_with_params()
-    )
-    paid, paid_params = (
-        Payment.objects.order_by()
-        .values("invoice_id")
-        .annotate(s=Sum("amount"))
-        .values("invoice_id", "s")
-        .query.sql_with_params()
-    )
-    notes, notes_params = (
-        Invoice.objects.filter(credits__isnull=False)
-        .order_by()
-        .values("credits_id")
-        .annotate(s=Sum("total"))
-        .values("credits_id", "s")
-        .query.sql_with_params()
-    )
-    sql = f"""
-        SELECT i.id, i.kind, i.due_on, i.total, COALESCE(p.s, 0) AS paid,
-               -COALESCE(c.s, 0) AS credited,
-               CASE WHEN i.kind = 'invoice' THEN i.total + COALESCE(c.s, 0) - COALESCE(p.s, 0)
-                    ELSE 0 END AS balance
-          FROM ({inner}) AS i
-          LEFT JOIN ({paid}) AS p ON p.invoice_id = i.id
-          LEFT JOIN ({notes}) AS c ON c.credits_id = i.id
-    """  # noqa: S608 - only Django-compiled SQL is interpolated; values are bound
-    return sql, [*inner_params, *paid_params, *notes_params]
-
-
-_STATUS_CONDITIONS = {
-    PaymentStatus.PAID: "kind = 'invoice' AND balance <= 0",
-    PaymentStatus.PARTLY_PAID: "kind = 'invoice' AND balance > 0 AND (paid > 0 OR credited > 0)",
-    PaymentStatus.UNPAID: "kind = 'invoice' AND balance > 0 AND paid = 0 AND credited = 0",
-    "open": "kind = 'invoice' AND balance > 0",
-    "overdue": "kind = 'invoice' AND balance > 0 AND due_on < %s",
-}
+def _status_condition(status: str) -> Q:
+    """`status`: a `PaymentStatus` value, "overdue", or "open" (unpaid or partly paid)."""
+    if status == PaymentStatus.PAID:
+        return Q(kind=InvoiceKind.INVOICE, outstanding=False)
+    if status == PaymentStatus.PARTLY_PAID:
+        return Q(outstanding=True) & (Q(paid__gt=0) | Q(credited__gt=0))
+    if status == PaymentStatus.UNPAID:
+        return Q(outstanding=True, paid=0, credited=0)
+    if status == "open":
+        return Q(outstanding=True)
+    if status == "overdue":
+        return Q(outstanding=True, due_on__lt=business_today())
+    raise ValueError(status)
 
 
 def filter_by_status(queryset: QuerySet[Any], status: str) -> QuerySet[Any]:
     """`status`: a `PaymentStatus` value, "overdue", or "open" (unpaid or partly paid)."""
-    balances, params = _balances_sql(Invoice.objects.all())
-    condition = _STATUS_CONDITIONS[status]
-    if "%s" in condition:
-        params = [*params, business_today()]
-    query = f"SELECT id FROM ({balances}) AS b WHERE {condition}"  # noqa: S608 - see _balances_sql
-    ids = RawSQL(query, params)  # noqa: S611 - see _balances_sql
-    return queryset.filter(pk__in=ids)
+    return queryset.filter(_status_condition(status))
 
 
 def balance_totals(invoices: QuerySet[Any]) -> dict[str, Any]:
     """Count, Σ total, Σ paid and Σ balance of `invoices`, in one query."""
-    balances, params = _balances_sql(invoices)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(total), 0), COALESCE(SUM(paid), 0), "  # noqa: S608
-            f"COALESCE(SUM(balance), 0) FROM ({balances}) AS b",
-            params,
-        )
-        count, total, paid, balance = cursor.fetchone()
-    return {"count": count, "total": total, "paid": paid, "balance": balance}
+    return invoices.order_by().aggregate(
+        count=Count("id"),
+        total=Coalesce(Sum("total"), _ZERO),
+        paid=Coalesce(Sum("paid"), _ZERO),
+        balance=Coalesce(Sum("balance"), _ZERO),
+    )
 
 
 def payments_of(invoice: Invoice) -> QuerySet[Payment]:
@@ -213,21 +143,22 @@ def payments_of(invoice: Invoice) -> QuerySet[Payment]:
 
 def open_invoice_figures() -> dict[str, dict[str, Any]]:
     """Count and amount due of the invoices with a balance (unpaid or partly paid) and of the
-    overdue ones, in the active scope, in one query."""
-    balances, params = _balances_sql(invoices_visible().filter(kind=InvoiceKind.INVOICE))
-    today = business_today()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT COUNT(*), COALESCE(SUM(balance), 0),
-                       COUNT(*) FILTER (WHERE due_on < %s),
-                       COALESCE(SUM(balance) FILTER (WHERE due_on < %s), 0)
-                  FROM ({balances}) AS b WHERE balance > 0""",  # noqa: S608 - see _balances_sql
-            [today, today, *params],
+    overdue ones, in the active scope, in one query over the outstanding invoices' index."""
+    overdue = Q(due_on__lt=business_today())
+    figures = (
+        invoices_visible()
+        .filter(outstanding=True)
+        .order_by()
+        .aggregate(
+            open_count=Count("id"),
+            open_amount=Coalesce(Sum("balance"), _ZERO),
+            overdue_count=Count("id", filter=overdue),
+            overdue_amount=Coalesce(Sum("balance", filter=overdue), _ZERO),
         )
-        open_count, open_amount, overdue_count, overdue_amount = cursor.fetchone()
+    )
     return {
-        "open": {"count": open_count, "amount": open_amount},
-        "overdue": {"count": overdue_count, "amount": overdue_amount},
+        "open": {"count": figures["open_count"], "amount": figures["open_amount"]},
+        "overdue": {"count": figures["overdue_count"], "amount": figures["overdue_amount"]},
     }
 
 

@@ -1,5 +1,6 @@
 """The invoice list (`portal.listing`): columns, search and filters, with each invoice's paid
-amount, balance, payment status and overdue flag computed in SQL (`selectors.with_balance`)."""
+amount and balance (stored on its row) and its payment status and overdue flag
+(`selectors.with_balance`)."""
 
 from __future__ import annotations
 
@@ -148,8 +149,8 @@ INVOICE_TOTALS = {"total": "total", "amount_paid": "paid", "amount_due": "balanc
 
 
 class InvoiceListPage(ListPage):
-    """The totals of total / paid / balance over the filtered invoices in one hash-joined query
-    (`selectors.balance_totals`), not the correlated sums the rows show."""
+    """The totals of total / paid / balance over the filtered invoices, not only the page, in
+    one aggregate (`selectors.balance_totals`)."""
 
     def totals(self) -> dict[str, Any]:
         figures = selectors.balance_totals(self.filtered)

@@ -164,11 +164,11 @@ def _invoice_page(
     may_pay = (
         policy.can_record_payments(request.user)
         and invoice.kind == InvoiceKind.INVOICE
-        and invoice.balance > 0  # type: ignore[attr-defined]  # why: annotated by with_balance
+        and invoice.outstanding
     )
     if may_pay and payment_form is None:
         payment_form = PaymentForm(
-            initial={"received_on": business_today(), "amount": invoice.balance}  # type: ignore[attr-defined]  # why: annotated
+            initial={"received_on": business_today(), "amount": invoice.balance}
         )
     return render(
         request,

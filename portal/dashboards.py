@@ -24,7 +24,7 @@ from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from billing.models import Invoice, InvoiceKind
+from billing.models import Invoice
 from billing.selectors import with_balance
 from monitoring.notifications import alert_text
 from monitoring.selectors import alert_feed
@@ -292,8 +292,8 @@ def invoice_figures(*, policyholder_ids: Sequence[UUID]) -> InvoiceFigures:
     """Issued invoices with a balance left (payments and credit notes deducted), not yet due
     and overdue (count and balance): what finance pays next."""
     unpaid = with_balance(
-        Invoice.objects.filter(policyholder_id__in=policyholder_ids, kind=InvoiceKind.INVOICE)
-    ).filter(Q(balance__gt=0))
+        Invoice.objects.filter(policyholder_id__in=policyholder_ids, outstanding=True)
+    )
     figures = unpaid.order_by().aggregate(
         due_count=Count("id", filter=Q(overdue=False)),
         due_amount=Coalesce(Sum("balance", filter=Q(overdue=False)), _NONE),

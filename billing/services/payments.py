@@ -1,6 +1,6 @@
 """Payments against invoices (issue 14): recorded by hand or from a bank statement, by insurer
-finance ops. An invoice's paid amount and balance are always computed from these rows
-(`billing.selectors.with_balance`).
+finance ops. Each payment adds to its invoice's stored `paid`, in PostgreSQL
+(`billing/settlement_sql.py`), and the balance follows.
 
 Overpayment is refused: a payment (or a bank line) larger than the balance still due is an
 error naming that balance, so the books never hold a negative balance that someone must refund
@@ -31,8 +31,9 @@ from portal.timeutils import business_today
 def _balance_of_locked(invoice: Invoice) -> Decimal:
     """The balance due, read after locking the invoice's row: two payments on one invoice take
     turns, so both cannot pass the balance check."""
-    Invoice.objects.select_for_update().filter(pk=invoice.pk).values_list("pk").get()
-    balance: Decimal = selectors.invoice_with_balance(invoice_id=invoice.pk).balance
+    balance: Decimal = (
+        Invoice.objects.select_for_update().filter(pk=invoice.pk).values_list("balance").get()[0]
+    )
     return balance
 
 
@@ -125,9 +126,7 @@ def bank_statement_verdicts(*, content: bytes) -> list[LineVerdict]:
     numbers = {line.invoice_number for line in lines if line.invoice_number}
     invoices = {
         invoice.number: invoice
-        for invoice in selectors.with_balance(selectors.invoices_visible()).filter(
-            number__in=numbers
-        )
+        for invoice in selectors.invoices_visible().filter(number__in=numbers)
     }
     imported = set(
         Payment.objects.filter(

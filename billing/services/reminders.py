@@ -54,22 +54,16 @@ def _remind(ids: list[str]) -> int:
     )
     if not invoices:
         return 0
-    balances = dict(
-        selectors.with_balance(Invoice.objects.filter(pk__in=[i.pk for i in invoices]))
-        .filter(balance__gt=0)
-        .values_list("pk", "balance")
-    )
-    invoices = [invoice for invoice in invoices if invoice.pk in balances]
+    invoices = [invoice for invoice in invoices if invoice.outstanding]
     now = timezone.now()
     for invoice in invoices:
         invoice.reminder_sent_at = now
-        invoice.balance = balances[invoice.pk]  # type: ignore[attr-defined]  # why: the notifier names the amount due
     Invoice.objects.bulk_update(invoices, ["reminder_sent_at"])
     events_record_bulk(
         action=BillingEvent.INVOICE_REMINDED,
         actor=None,
         items=[
-            (invoice, invoice.policyholder_id, {"balance": str(balances[invoice.pk])})
+            (invoice, invoice.policyholder_id, {"balance": str(invoice.balance)})
             for invoice in invoices
         ],
     )
