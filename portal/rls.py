@@ -28,16 +28,32 @@ SETTING = "unlockplus.policyholders"
 ENFORCED_ATTR = "rls_enforced"
 SETTING_ATTR = "rls_setting"
 
+# The scope, read by a policy once per statement. A policy that called a function of the row
+# (`unlockplus_row_visible(policyholder_id)`, until portal 0009) read the setting, and for a
+# list split and cast it, for every row it looked at, and kept PostgreSQL from scanning in
+# parallel: 1 000 000 guarantees took 0.42 s to count as insurer staff, 0.95 s as a tenant,
+# against 0.10 s for the superuser. Wrapped in a scalar sub-select, each function below is an
+# InitPlan, evaluated once when the statement runs (so a prepared statement still sees the
+# setting of each execution), and the per-row test is a comparison with a constant array.
 FUNCTION_SQL = f"""
-CREATE OR REPLACE FUNCTION unlockplus_row_visible(owner uuid) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT CASE coalesce(current_setting('{SETTING}', true), '')
-        WHEN 'all' THEN true
-        WHEN '' THEN false
-        ELSE owner = ANY (string_to_array(current_setting('{SETTING}', true), ',')::uuid[])
-    END
+CREATE OR REPLACE FUNCTION unlockplus_scope_is_all() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(current_setting('{SETTING}', true), '') = 'all'
+$$;
+CREATE OR REPLACE FUNCTION unlockplus_scope_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN coalesce(current_setting('{SETTING}', true), '') IN ('', 'all')
+                THEN '{{}}'::uuid[]
+                ELSE string_to_array(current_setting('{SETTING}', true), ',')::uuid[]
+           END
 $$;
 """
+# `all` (insurer staff, tasks, commands that disabled the scope): every row; a list: its
+# policyholders' rows; empty or unset: none (fail closed).
+POLICY_SQL = (
+    "(SELECT unlockplus_scope_is_all())"
+    " OR policyholder_id = ANY ((SELECT unlockplus_scope_ids())::uuid[])"
+)
 
 
 def enable_row_level_security(*tables: str) -> list[migrations.RunSQL]:
@@ -50,8 +66,7 @@ def enable_row_level_security(*tables: str) -> list[migrations.RunSQL]:
                 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
                 ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
                 CREATE POLICY tenant_isolation ON {table}
-                    USING (unlockplus_row_visible(policyholder_id))
-                    WITH CHECK (unlockplus_row_visible(policyholder_id));
+                    USING ({POLICY_SQL}) WITH CHECK ({POLICY_SQL});
                 """,
                 f"""
                 DROP POLICY IF EXISTS tenant_isolation ON {table};

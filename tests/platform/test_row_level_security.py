@@ -265,3 +265,37 @@ def test_a_hot_read_on_a_lost_connection_is_run_again_at_the_start_of_a_request(
             sql.fetch_one("SELECT 1", [], tenant_rows=False)
     finally:
         connection.close()
+
+
+def test_every_policy_reads_the_scope_once_per_statement(
+    world: World, as_ordinary_role: None
+) -> None:
+    """The policies test each row against the scope read once, when the statement starts (an
+    InitPlan), not through a function of the row that reads and splits the setting per row
+    (portal 0009): a scan under the policy costs what it costs the superuser."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, qual, with_check FROM pg_policies"
+            " WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'"
+        )
+        policies = cursor.fetchall()
+        assert len(policies) >= 20
+        for table, using, check in policies:
+            assert "unlockplus_scope_is_all" in using and using == check, table
+            assert "policyholder_id" in using and "row_visible" not in using, table
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = 'unlockplus_row_visible'")
+        assert cursor.fetchone()[0] == 0
+    for scope in (None, [world.alice.organisation.pk]):
+        with tenant_scope(scope), connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT count(*) FROM underwriting_contract"
+            )
+            plan = cursor.fetchone()[0][0]["Plan"]
+            text = str(plan)
+            # Each scope function runs once, in an InitPlan; the row filter compares with its
+            # result, calling nothing per row.
+            assert text.count("InitPlan") >= 2, plan
+            assert "string_to_array" not in text and "current_setting" not in text, plan
+    assert contract_numbers() == set()  # no scope: nothing, still
+    with tenant_scope([world.alice.organisation.pk]):
+        assert contract_numbers() == {world.alice.contract.number}
