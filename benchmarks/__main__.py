@@ -15,6 +15,7 @@ from importlib import import_module
 # Registration order is the order `python -m benchmarks` runs them in (the apps' order).
 MODULES = (
     "benchmarks.portal",
+    "benchmarks.ledger",
     "benchmarks.underwriting",
     "benchmarks.billing",
     "benchmarks.pdfs",
