@@ -155,6 +155,9 @@ class Invoice(TenantOwned):
             models.Index(fields=["month"]),
             # The PDF sweep reads the recent invoices (billing.services.pdfs).
             models.Index(fields=["issued_at"]),
+            # The invoice list's default order (`billing.tables.InvoiceTable`, the primary key
+            # last as its tie-break): its first page read in order, not the whole table sorted.
+            models.Index(fields=["-issued_on", "-number", "id"], name="invoice_listed"),
             # Receivables and overdue invoices: the few with something due, by due date. A
             # boolean, not `balance > 0`: numeric comparisons are not leakproof, so under
             # row-level security PostgreSQL could not use them in an index.

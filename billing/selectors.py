@@ -63,6 +63,18 @@ def invoice_totals_by_month(queryset: QuerySet[Invoice]) -> list[dict[str, objec
     )
 
 
+def recent_totals_by_month(queryset: QuerySet[Invoice], *, months: int) -> list[dict[str, object]]:
+    """`invoice_totals_by_month` of the `months` latest months that have documents, newest
+    first: through the month index, not a scan of every invoice ever issued."""
+    latest = queryset.order_by("-month").values_list("month", flat=True).first()
+    if latest is None:
+        return []
+    first = latest
+    for _step in range(months - 1):
+        first = month_before(first)
+    return invoice_totals_by_month(queryset.filter(month__gte=first))
+
+
 def finance_recipients_by_policyholder(
     *, policyholder_ids: Iterable[UUID], roles: Iterable[str] = (Role.FINANCE,)
 ) -> dict[UUID, list[User]]:

@@ -53,7 +53,7 @@ def _home_context(form: BillingRunForm) -> dict[str, object]:
     return {
         "form": form,
         **_runs_context(),
-        "totals": selectors.invoice_totals_by_month(selectors.invoices_visible())[:12],
+        "totals": selectors.recent_totals_by_month(selectors.invoices_visible(), months=12),
     }
 
 
@@ -140,7 +140,9 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         template="billing/invoice_list.html",
         page=page,
         export_name="factures",
-        context={"totals": selectors.invoice_totals_by_month(selectors.invoices_visible())[:24]},
+        context={
+            "totals": selectors.recent_totals_by_month(selectors.invoices_visible(), months=24)
+        },
     )
 
 

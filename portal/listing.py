@@ -237,10 +237,10 @@ class ListPage:
         self.request = request
         self.filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
         self.filtered = self.filterset.qs
-        self.table = table_class(self.filtered, request=request, exclude=exclude)
-        sort = request.GET.get(self.table.order_by_field)
-        if sort:
-            self.table.order_by = sort
+        self.table = table_class(self.filtered, exclude=exclude)
+        # The request's sort, without django-tables2's own pagination: it would COUNT the rows
+        # before the totals do (`paginate` below takes their count), a full scan on a large list.
+        tables.RequestConfig(request, paginate=False).configure(self.table)
         self._stable_order()
         self.totals_spec = dict(totals or {})
         # Parameters outside the filter form that the form must carry (e.g. `review=1`).

@@ -216,6 +216,23 @@ def test_the_requests_list_costs_the_same_queries_for_three_rows_or_thirty(world
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
+def test_a_list_with_totals_counts_its_rows_once(world: World) -> None:
+    """The totals' aggregate counts the filtered rows; the paginator takes that count instead
+    of running its own COUNT (on a year's ledger, each is a scan of every invoice)."""
+    client = client_for(world.alice.credit_manager)
+    _requests(world, [(f"Compté {n}", "1000") for n in range(3)])
+    _page(client, reverse("request_list"))
+    with CaptureQueriesContext(connection) as queries:
+        page = _page(client, reverse("request_list"), sort="-exposure")
+    counts = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "COUNT(" in q["sql"] and 'FROM "underwriting_guaranteerequest"' in q["sql"]
+    ]
+    assert len(counts) == 1, counts
+    assert "3 lignes" in page and 'aria-sort="descending"' in page
+
+
 # -------------------------------------------------------------------------------- guarantees
 
 
