@@ -127,7 +127,8 @@ class Invoice(TenantOwned):
         db_persist=True,
     )
     outstanding = models.GeneratedField(
-        expression=Q(kind=InvoiceKind.INVOICE) & Q(total__gt=F("credited") + F("paid")),
+        # A Q is resolved like any expression (the stubs want an `Expression`).
+        expression=Q(kind=InvoiceKind.INVOICE) & Q(total__gt=F("credited") + F("paid")),  # type: ignore[arg-type]
         output_field=models.BooleanField(_("reste dû")),
         db_persist=True,
     )

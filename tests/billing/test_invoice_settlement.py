@@ -13,11 +13,22 @@ from django_scopes import scopes_disabled
 
 from billing import selectors, services, settlement_sql
 from billing.models import Invoice, Payment, PaymentStatus
+from portal.models import User
 from portal.timeutils import business_today
 from tests.support.payments import due_days_ago, invoice_for
 from tests.support.rls import ordinary_role
 from tests.support.scopes import insurer_scope
 from tests.support.world import World
+
+
+def _pay(invoice: Invoice, amount: str, ops: User) -> Payment:
+    return services.payment_record(
+        invoice=invoice,
+        received_on=business_today(),
+        amount=Decimal(amount),
+        reference="",
+        actor=ops,
+    )
 
 
 def _row(invoice: Invoice) -> tuple[Decimal, Decimal, Decimal, bool]:
@@ -33,26 +44,14 @@ def test_payments_and_credit_notes_move_the_stored_amounts_both_ways(world: Worl
     invoice = invoice_for(world.alice)  # 65.40
     assert _row(invoice) == (Decimal("0.00"), Decimal("0.00"), Decimal("65.40"), True)
     with insurer_scope():
-        payment = services.payment_record(
-            invoice=invoice,
-            received_on=business_today(),
-            amount=Decimal("40"),
-            reference="VIR 1",
-            actor=ops,
-        )
+        payment = _pay(invoice, "40", ops)
         assert _row(invoice) == (Decimal("40.00"), Decimal("0.00"), Decimal("25.40"), True)
         note = services.credit_note_issue(
             invoice=invoice, amount=Decimal("10"), reason="geste", actor=ops
         )
         assert note.total == Decimal("-10.90")  # 10.00 + 9 % tax
         assert _row(invoice) == (Decimal("40.00"), Decimal("10.90"), Decimal("14.50"), True)
-        services.payment_record(
-            invoice=invoice,
-            received_on=business_today(),
-            amount=Decimal("14.50"),
-            reference="VIR 2",
-            actor=ops,
-        )
+        _pay(invoice, "14.50", ops)
         assert selectors.invoice_with_balance(invoice_id=invoice.pk).payment_status == (
             PaymentStatus.PAID
         )
@@ -70,13 +69,7 @@ def test_the_application_cannot_write_the_amounts_nor_save_a_stale_invoice(world
     invoice = invoice_for(world.alice)
     stale = invoice  # loaded before the payment
     with insurer_scope():
-        services.payment_record(
-            invoice=invoice,
-            received_on=business_today(),
-            amount=Decimal("10"),
-            reference="",
-            actor=ops,
-        )
+        _pay(invoice, "10", ops)
     with scopes_disabled():
         with pytest.raises(DatabaseError, match="follow the payments"), transaction.atomic():
             Invoice.objects.filter(pk=invoice.pk).update(paid=Decimal("65.40"))
@@ -94,13 +87,7 @@ def test_the_migration_fills_existing_invoices_from_their_rows(world: World) -> 
     ops = world.staff["finance_ops"]
     invoice = invoice_for(world.alice)
     with insurer_scope():
-        services.payment_record(
-            invoice=invoice,
-            received_on=business_today(),
-            amount=Decimal("5.40"),
-            reference="",
-            actor=ops,
-        )
+        _pay(invoice, "5.40", ops)
         services.credit_note_issue(invoice=invoice, amount=Decimal("10"), reason="x", actor=ops)
     expected = _row(invoice)
     with scopes_disabled(), connection.cursor() as cursor:
