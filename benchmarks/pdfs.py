@@ -14,6 +14,10 @@ PDF_BATCH invoices that render and store. BENCH_PDF_MONTH_SAMPLE invoices are re
 machine is shared: beside the wall-clock figures, the renders' CPU time (`cpu_median`; the
 workers' CPU per PDF) and the month it implies with each worker on a core of its own
 (`_cpu_bound`), and the load average the figures were taken under.
+
+The 2-worker month is measured again with the workers connected as the superuser, which
+PostgreSQL exempts from row-level security (`superuser.month_2_worker.*`, and
+`rls_cost.month_2_worker` in %): what the policies cost the tasks' reads and the PDFs' writes.
 """
 
 from __future__ import annotations
