@@ -159,6 +159,12 @@ class Contract(TenantOwned):
                 name="contract_insured_percentage_0_1",
             ),
         ]
+        indexes = [
+            # The contracts live on a day (`ends_on` null or not passed yet): a few among the
+            # years of ended ones. Date comparisons are leakproof, so row-level security lets
+            # PostgreSQL read them through this index (portal.dashboards).
+            models.Index(fields=["ends_on"], name="contract_ends_on"),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils import timezone, translation
 from django_scopes import scopes_disabled
@@ -25,7 +26,8 @@ from tests.support.factories import (
     InvoiceFactory,
     MandateFactory,
 )
-from tests.support.scopes import acting_as
+from tests.support.rls import ordinary_role
+from tests.support.scopes import acting_as, insurer_scope
 from tests.support.world import Tenant, World
 from underwriting.models import CountersignatureState, PendingDecision, RequestStatus
 
@@ -377,3 +379,22 @@ def test_the_home_pages_speak_english_with_english_amounts(world: World) -> None
         pages[path] = answer.content.decode()
         assert '<html lang="en"' in pages[path]
     assert "€250,000.00" in pages["/portal/"] and "€250,000.00" in pages["/broker/"]
+
+
+def test_the_live_contracts_are_found_through_their_end_date_index_under_rls(
+    world: World,
+) -> None:
+    """The home pages reach the periods in force through the contracts live on the day, read
+    first (portal.dashboards._periods): by the `contract_ends_on` index, which the policy
+    leaves usable (date comparisons are leakproof), not by reading every ended contract."""
+    today = business_today()
+    with ordinary_role(), insurer_scope():
+        live = dashboards._live_contracts(today, today).order_by().values("pk")
+        sql, params = live.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("SET LOCAL enable_seqscan = on")
+        assert "contract_ends_on" in plan, plan
+        assert set(live.values_list("pk", flat=True)) >= {world.alice.contract.pk}
