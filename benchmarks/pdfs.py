@@ -29,7 +29,6 @@ import time
 from collections.abc import Iterator
 from datetime import date
 
-from django.db import connection
 from django_scopes import scopes_disabled
 
 from benchmarks.billing import (
@@ -39,6 +38,7 @@ from benchmarks.billing import (
     _clean_up,
     _purge,
     _workers,
+    analyze_refilled,
     pdfs_fanned_out_and_stored,
 )
 from benchmarks.database import rls_cost
@@ -47,7 +47,6 @@ from billing import services
 from billing.models import (
     BillingRunTrigger,
     Invoice,
-    InvoiceLine,
     InvoiceNumberSequence,
     InvoicePdf,
 )
@@ -138,17 +137,6 @@ def _month_figures(
     projections[f"{prefix}.month_cpu_bound"] = idle_minutes
 
 
-def _analyze_refilled() -> None:
-    """Statistics for the million lines just written. The clean-up analyses the lines' table
-    empty of this policyholder (or full of the grown book's), and a million rows added to it do
-    not reach autovacuum's threshold at once: with those statistics PostgreSQL reads a render's
-    100 lines through the policyholder index, a scan of the whole month (0.27 s a render where
-    the (invoice, position) index takes a millisecond). A ledger of many months, in production,
-    keeps statistics that hold."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {InvoiceLine._meta.db_table}, {Invoice._meta.db_table}")
-
-
 @benchmark("pdfs")
 def pdfs_month() -> Iterator[Figure]:
     build_demo_world()  # the insurer whose identity the invoices carry
@@ -166,7 +154,7 @@ def pdfs_month() -> Iterator[Figure]:
     )
     run = services.billing_run_execute(run_id=run.pk)
     assert run.issued == len(contract_ids) and run.failed == 0, (run.issued, run.failed)
-    _analyze_refilled()
+    analyze_refilled()
     _purge("pdf")  # the run's render kicks: the PDFs are measured below
     yield "invoices", run.issued, "invoices"
     yield "cores", float(os.cpu_count() or 0), "cores"

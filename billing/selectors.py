@@ -69,10 +69,15 @@ def recent_totals_by_month(queryset: QuerySet[Invoice], *, months: int) -> list[
     latest = queryset.order_by("-month").values_list("month", flat=True).first()
     if latest is None:
         return []
-    first = latest
+    return invoice_totals_by_month(queryset.filter(month__gte=_window_start(latest, months)))
+
+
+def _window_start(last: date, months: int) -> date:
+    """The first month of the `months` months ending with `last`."""
+    first = last
     for _step in range(months - 1):
         first = month_before(first)
-    return invoice_totals_by_month(queryset.filter(month__gte=first))
+    return first
 
 
 def finance_recipients_by_policyholder(
@@ -190,9 +195,7 @@ def premium_by_month(*, months: int = 12, last: date | None = None) -> list[Mont
     before today's, the one month-end billing has just billed), oldest first; a month without
     invoices is 0. One query over the invoice month index."""
     last = last or month_before(month_first(business_today()))
-    first = last
-    for _step in range(months - 1):
-        first = month_before(first)
+    first = _window_start(last, months)
     window = invoices_visible().filter(month__gte=first, month__lte=last)
     rows: dict[Any, dict[str, Any]] = {row["month"]: row for row in invoice_totals_by_month(window)}
     series = []
