@@ -26,6 +26,9 @@ def _finance_recipients(recorded: Sequence[Recorded]) -> Any:
 @notifies(BillingEvent.INVOICE_ISSUED, BillingEvent.CREDIT_NOTE_ISSUED, prepare=_finance_recipients)
 def document_issued(item: Recorded, recipients: Any) -> Iterable[Message]:
     invoice: Invoice = item.obj
+    users = recipients.get(invoice.policyholder_id, [])
+    if not users:  # no finance user to tell: nothing to word (a run issues thousands)
+        return []
     if invoice.is_credit_note:
         subject = _("Avoir %(number)s émis") % {"number": invoice.number}
     else:
@@ -37,10 +40,7 @@ def document_issued(item: Recorded, recipients: Any) -> Iterable[Message]:
         "due": f"{invoice.due_on:%d/%m/%Y}",
     }
     link = reverse("invoice_detail", kwargs={"invoice_id": invoice.pk})
-    return [
-        Message(recipient=user, subject=subject, body=body, link=link)
-        for user in recipients.get(invoice.policyholder_id, [])
-    ]
+    return [Message(recipient=user, subject=subject, body=body, link=link) for user in users]
 
 
 def _finance_and_admins(recorded: Sequence[Recorded]) -> Any:

@@ -51,7 +51,7 @@ SELECT x.contract_id,
          -- Both sides by id: the group's contracts are probed, never the whole table hashed.
          WHERE g.contract_id = ANY(%(contracts)s)
            AND c.id = ANY(%(contracts)s)
-           AND g.period && m.r
+           AND NOT isempty(g.period * m.r)
          GROUP BY g.contract_id, g.buyer_id, c.id) x
 """  # noqa: S608
 
