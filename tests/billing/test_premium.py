@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -218,3 +220,18 @@ def test_the_invoice_copies_identities_and_terms(october_book: OctoberBook, worl
     with insurer_scope():
         siren = {line.buyer_identifier for line in invoice.lines.all()}
     assert all(len(value) == 9 for value in siren)
+
+
+def test_lines_get_distinct_time_ordered_ids(october_book: OctoberBook) -> None:
+    """PostgreSQL writes the lines with UUID v7 ids (`premium_sql.UUID7`): version 7, the RFC
+    variant, the time of the issue in their first 48 bits, and each one its own."""
+    contract, _ = october_book
+    before = time.time_ns() // 1_000_000
+    invoice = issue(contract, OCTOBER)
+    after = time.time_ns() // 1_000_000
+    with insurer_scope():
+        ids = list(invoice.lines.values_list("pk", flat=True))
+    assert len(set(ids)) == len(ids) == 4  # A, B, C and E; D was not in force
+    for pk in ids:
+        assert (pk.version, pk.variant) == (7, uuid.RFC_4122)
+        assert before - 1000 <= pk.int >> 80 <= after + 1000  # the server's clock, in ms
