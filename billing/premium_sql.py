@@ -51,6 +51,9 @@ SELECT x.contract_id,
          -- Both sides by id: the group's contracts are probed, never the whole table hashed.
          WHERE g.contract_id = ANY(%(contracts)s)
            AND c.id = ANY(%(contracts)s)
+           -- `g.period && m.r`, written so that PostgreSQL estimates it at one row in two: it
+           -- estimates `&&` between two tables at 0.5 %%, expected 28 lines of a group's 50 000
+           -- and joined the buyers by nested loop (12 500 000 comparisons a group).
            AND NOT isempty(g.period * m.r)
          GROUP BY g.contract_id, g.buyer_id, c.id) x
 """  # noqa: S608
